@@ -1,0 +1,259 @@
+//! API discovery: legacy (`/api`, `/apis`, per group-version resource lists)
+//! and aggregated (`apidiscovery.k8s.io/v2`) documents, derived from the catalog.
+
+use crate::registry::{catalog, ResourceDef};
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+const AGGREGATED_BETA: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
+pub const VERSION_MAJOR: &str = "1";
+pub const VERSION_MINOR: &str = "37";
+
+pub async fn version() -> Response {
+    json_response(json!({
+        "major": VERSION_MAJOR,
+        "minor": VERSION_MINOR,
+        "emulationMajor": VERSION_MAJOR,
+        "emulationMinor": VERSION_MINOR,
+        "gitVersion": format!("v{VERSION_MAJOR}.{VERSION_MINOR}.0+mkube-{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
+    }))
+}
+
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn json_response(v: Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(&v).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// Which aggregated discovery version (if any) the client accepts.
+fn wants_aggregated(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    for entry in accept.split(',') {
+        let e: String = entry.chars().filter(|c| !c.is_whitespace()).collect();
+        if e.starts_with("application/json")
+            && e.contains("as=APIGroupDiscoveryList")
+            && e.contains("g=apidiscovery.k8s.io")
+        {
+            if e.contains("v=v2beta1") {
+                return Some(AGGREGATED_BETA);
+            }
+            if e.contains("v=v2") {
+                return Some(AGGREGATED);
+            }
+        }
+        if e.starts_with("application/json") && !e.contains("as=") {
+            return None;
+        }
+    }
+    None
+}
+
+pub async fn core_root(headers: HeaderMap) -> Response {
+    if let Some(ct) = wants_aggregated(&headers) {
+        return aggregated(&[""], ct);
+    }
+    json_response(json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+    }))
+}
+
+pub async fn groups_root(headers: HeaderMap) -> Response {
+    let groups: Vec<&str> = group_names();
+    if let Some(ct) = wants_aggregated(&headers) {
+        return aggregated(&groups, ct);
+    }
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": items}))
+}
+
+fn group_names() -> Vec<&'static str> {
+    catalog()
+        .group_versions()
+        .into_iter()
+        .map(|(g, _)| g)
+        .filter(|g| !g.is_empty())
+        .collect()
+}
+
+pub async fn group(Path(group): Path<String>) -> Response {
+    if !group_names().contains(&group.as_str()) {
+        return crate::rest::status::ApiError::not_found_path().into_response();
+    }
+    let gv = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
+    json_response(
+        json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv}),
+    )
+}
+
+pub async fn core_v1() -> Response {
+    resource_list("", "v1")
+}
+
+pub async fn group_version(Path((group, version)): Path<(String, String)>) -> Response {
+    resource_list(&group, &version)
+}
+
+fn resources_of(group: &str, version: &str) -> Vec<&'static ResourceDef> {
+    catalog()
+        .all()
+        .iter()
+        .filter(|d| d.group == group && d.version == version)
+        .collect()
+}
+
+fn resource_list(group: &str, version: &str) -> Response {
+    let defs = resources_of(group, version);
+    if defs.is_empty() {
+        return crate::rest::status::ApiError::not_found_path().into_response();
+    }
+    let mut resources = Vec::new();
+    for d in defs {
+        let mut r = json!({
+            "name": d.plural,
+            "singularName": d.singular,
+            "namespaced": d.namespaced,
+            "kind": d.kind,
+            "verbs": d.verbs(),
+        });
+        if !d.short_names.is_empty() {
+            r["shortNames"] = json!(d.short_names);
+        }
+        if !d.categories.is_empty() {
+            r["categories"] = json!(d.categories);
+        }
+        resources.push(r);
+        for sub in d.subresources {
+            let (kind, verbs) = subresource_shape(d, sub);
+            resources.push(json!({
+                "name": format!("{}/{}", d.plural, sub),
+                "singularName": "",
+                "namespaced": d.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            }));
+        }
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json_response(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": resources,
+    }))
+}
+
+fn subresource_shape(d: &ResourceDef, sub: &str) -> (&'static str, Vec<&'static str>) {
+    match sub {
+        "status" => (d.kind, vec!["get", "patch", "update"]),
+        "scale" => ("Scale", vec!["get", "patch", "update"]),
+        "finalize" => (d.kind, vec!["update"]),
+        "binding" => ("Binding", vec!["create"]),
+        "eviction" => ("Eviction", vec!["create"]),
+        "log" => ("Pod", vec!["get"]),
+        "exec" | "attach" => ("PodExecOptions", vec!["create", "get"]),
+        "portforward" => ("PodPortForwardOptions", vec!["create", "get"]),
+        "proxy" => (
+            "ServiceProxyOptions",
+            vec!["create", "delete", "get", "patch", "update"],
+        ),
+        _ => (d.kind, vec!["get"]),
+    }
+}
+
+fn aggregated(groups: &[&str], content_type: &'static str) -> Response {
+    let api_version = if content_type == AGGREGATED {
+        "apidiscovery.k8s.io/v2"
+    } else {
+        "apidiscovery.k8s.io/v2beta1"
+    };
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|g| {
+            let resources: Vec<Value> = resources_of(g, "v1")
+                .into_iter()
+                .map(aggregated_resource)
+                .collect();
+            json!({
+                "metadata": {"name": g, "creationTimestamp": null},
+                "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+            })
+        })
+        .collect();
+    let body = json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": api_version,
+        "metadata": {},
+        "items": items,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+fn aggregated_resource(d: &ResourceDef) -> Value {
+    let subresources: Vec<Value> = d
+        .subresources
+        .iter()
+        .map(|sub| {
+            let (kind, verbs) = subresource_shape(d, sub);
+            let group = if kind == "Scale" { "autoscaling" } else { d.group };
+            json!({"subresource": sub, "responseKind": {"group": group, "version": "v1", "kind": kind}, "verbs": verbs})
+        })
+        .collect();
+    let mut r = json!({
+        "resource": d.plural,
+        "responseKind": {"group": d.group, "version": d.version, "kind": d.kind},
+        "scope": if d.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": d.singular,
+        "verbs": d.verbs(),
+    });
+    if !d.short_names.is_empty() {
+        r["shortNames"] = json!(d.short_names);
+    }
+    if !d.categories.is_empty() {
+        r["categories"] = json!(d.categories);
+    }
+    if !subresources.is_empty() {
+        r["subresources"] = json!(subresources);
+    }
+    r
+}

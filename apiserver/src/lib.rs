@@ -1,0 +1,91 @@
+//! mkube's API server: a kubectl-compatible REST API over an etcd-shaped
+//! storage trait (sled embedded by default).
+
+pub mod bootstrap;
+pub mod config;
+pub mod discovery;
+pub mod registry;
+pub mod rest;
+pub mod server;
+pub mod storage;
+pub mod table;
+pub mod tls;
+pub mod validation;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use config::ApiConfig;
+pub use server::Readiness;
+
+/// A running API server.
+pub struct ApiServer {
+    pub state: rest::SharedState,
+    pub readiness: Readiness,
+    /// The unauthenticated router, for in-process clients (a tower service).
+    pub router: axum::Router,
+    pub credentials: tls::Credentials,
+    pub addr: SocketAddr,
+    pub kubeconfig: PathBuf,
+    store: Arc<storage::SledStore>,
+}
+
+impl ApiServer {
+    /// Opens storage, creates the system objects, binds the port and starts
+    /// serving. Readiness stays false until the caller marks it (after the
+    /// in-process components have synced).
+    pub async fn start(
+        config: ApiConfig,
+        data_dir: &Path,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<ApiServer> {
+        std::fs::create_dir_all(data_dir)?;
+        let store = storage::SledStore::open(&data_dir.join("db"))?;
+        let state = Arc::new(rest::ApiState {
+            store: rest::object_store::ObjectStore {
+                storage: store.clone(),
+            },
+            config: config.clone(),
+        });
+        bootstrap::ensure_system_objects(&state).await?;
+        let mut ips = vec![
+            config.advertise_address,
+            "127.0.0.1".parse()?,
+            "::1".parse()?,
+        ];
+        ips.dedup();
+        let credentials = tls::load_or_create(data_dir, &ips)?;
+        let readiness = Readiness::default();
+        let router = server::router(state.clone(), readiness.clone());
+        let addr = SocketAddr::new(config.advertise_address, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let kubeconfig = data_dir.join("kubeconfig");
+        tls::write_kubeconfig(
+            &kubeconfig,
+            &format!("https://{addr}"),
+            &credentials,
+            "mkube",
+        )?;
+        let app = server::authenticated(router.clone(), &credentials.token);
+        let tls_config = tls::server_config(&credentials)?;
+        tokio::spawn(server::serve_tls(listener, tls_config, app, shutdown));
+        Ok(ApiServer {
+            state,
+            readiness,
+            router,
+            credentials,
+            addr,
+            kubeconfig,
+            store,
+        })
+    }
+
+    /// Flushes storage; call before exiting.
+    pub async fn close(&self) -> anyhow::Result<()> {
+        self.store.flush().await
+    }
+}

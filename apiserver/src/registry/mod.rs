@@ -1,0 +1,105 @@
+//! What the API serves: one [`ResourceDef`] per resource (data), plus a small
+//! [`Strategy`] of hooks for what differs per resource (defaults, validation,
+//! field selectors), in the spirit of kube-apiserver's registry strategies.
+
+mod catalog;
+pub mod resources;
+mod strategy;
+
+pub use catalog::{catalog, Catalog};
+pub use strategy::{Ctx, DefaultStrategy, Strategy};
+
+/// How object names of a resource are validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// DNS-1123 subdomain (most resources).
+    Subdomain,
+    /// DNS-1123 label (namespaces).
+    Label,
+    /// DNS-1035 label (services).
+    Dns1035,
+    /// Anything that is a valid path segment (events use generated dotted names).
+    PathSegment,
+}
+
+pub struct ResourceDef {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// Plural, lower case: the URL segment.
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Subresources served besides the object itself ("status", "scale", ...).
+    pub subresources: &'static [&'static str],
+    pub name_rule: NameRule,
+    /// PUT of a missing object creates it (services, endpoints, events, leases...).
+    pub allow_create_on_update: bool,
+    pub strategy: &'static dyn Strategy,
+}
+
+impl std::fmt::Debug for ResourceDef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.api_version())?;
+        write!(f, "/{}", self.plural)
+    }
+}
+
+impl ResourceDef {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    pub fn has_status(&self) -> bool {
+        self.subresources.contains(&"status")
+    }
+
+    pub fn target(&self) -> crate::rest::status::Target<'static> {
+        crate::rest::status::Target {
+            group: self.group,
+            resource: self.plural,
+            kind: self.kind,
+        }
+    }
+
+    /// Storage key prefix for all objects of this resource (and namespace).
+    pub fn key_prefix(&self, namespace: Option<&str>) -> String {
+        let mut k = String::from("/registry/");
+        if !self.group.is_empty() {
+            k.push_str(self.group);
+            k.push('/');
+        }
+        k.push_str(self.plural);
+        k.push('/');
+        if let (true, Some(ns)) = (self.namespaced, namespace) {
+            k.push_str(ns);
+            k.push('/');
+        }
+        k
+    }
+
+    pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
+        let mut k = self.key_prefix(namespace);
+        k.push_str(name);
+        k
+    }
+
+    pub fn verbs(&self) -> &'static [&'static str] {
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+    }
+}

@@ -1,0 +1,57 @@
+//! Resource-specific strategies (defaults, validation, field selectors).
+
+pub mod deployment;
+pub mod event;
+pub mod namespace;
+pub mod node;
+pub mod pod;
+pub mod pod_template;
+pub mod replicaset;
+pub mod secret;
+pub mod service;
+
+use serde_json::Value;
+
+/// Sets `obj[key]` to `value` when it is absent or null.
+pub(crate) fn default_field(obj: &mut Value, key: &str, value: Value) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    match map.get(key) {
+        Some(v) if !v.is_null() => {}
+        _ => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// `obj[key]` as a mutable object, created when absent. None if it is a non-object.
+pub(crate) fn object_field<'a>(obj: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    let map = obj.as_object_mut()?;
+    let entry = map
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Default::default()));
+    if entry.is_null() {
+        *entry = Value::Object(Default::default());
+    }
+    entry.is_object().then_some(entry)
+}
+
+/// A field-selector value: the field at a dotted path, as Go would print it
+/// (missing fields are the empty string).
+pub(crate) fn field_at_path(obj: &Value, path: &str) -> String {
+    let mut cur = obj;
+    for part in path.split('.') {
+        match cur.get(part) {
+            Some(v) => cur = v,
+            None => return String::new(),
+        }
+    }
+    match cur {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,115 @@
+//! The kubectl-compatible REST surface: one generic handler for every resource.
+
+pub mod codec;
+pub mod delete;
+pub mod meta;
+pub mod object_store;
+pub mod patch_apply;
+pub mod read;
+pub mod request;
+pub mod scale;
+pub mod selection;
+pub mod status;
+pub mod table_convert;
+pub mod watch;
+pub mod write;
+
+use crate::config::ApiConfig;
+use crate::registry::ResourceDef;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::Method;
+use object_store::ObjectStore;
+use request::{parse_path, Query};
+use serde_json::Value;
+use status::{ApiError, ApiResult};
+use std::sync::Arc;
+
+/// Request bodies larger than this get 413, as kube-apiserver's limit.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub struct ApiState {
+    pub store: ObjectStore,
+    pub config: ApiConfig,
+}
+
+pub type SharedState = Arc<ApiState>;
+
+impl ApiState {
+    /// New objects may not land in a missing or terminating namespace.
+    pub async fn check_namespace_open(&self, def: &ResourceDef, obj: &Value) -> ApiResult<()> {
+        if !def.namespaced {
+            return Ok(());
+        }
+        let ns = meta::meta_str(obj, "namespace").unwrap_or("default");
+        let ns_def = crate::registry::catalog()
+            .lookup("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("namespaces not served"))?;
+        let Some(nsobj) = self.store.try_get(ns_def, None, ns).await? else {
+            return Err(ApiError::not_found(ns_def.target(), ns));
+        };
+        if nsobj.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::forbidden(
+                def.target(),
+                meta::meta_str(obj, "name").unwrap_or_default(),
+                &format!(
+                    "unable to create new content in namespace {ns} because it is being terminated"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Entry point for every `/api/...` and `/apis/...` resource request.
+pub async fn handle(State(st): State<SharedState>, req: Request) -> Response {
+    match dispatch(&st, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let ri = parse_path(parts.uri.path())?;
+    let q = Query::parse(parts.uri.query());
+    let format = codec::negotiate(&parts.headers, q.get("includeObject"))?;
+    let body = read_body(body).await?;
+    let is_watch = q.flag("watch");
+    match (&parts.method, ri.name.is_some(), ri.subresource.as_deref()) {
+        (&Method::GET, false, _) if is_watch => watch::watch(st, &ri, &q, format).await,
+        (&Method::GET, true, None) if is_watch => watch::watch(st, &ri, &q, format).await,
+        (&Method::GET, false, _) => read::list(st, &ri, &q, format).await,
+        (&Method::GET, true, None | Some("status")) => read::get(st, &ri, format).await,
+        (&Method::GET, true, Some("scale")) => {
+            let obj = st
+                .store
+                .get(ri.def, ri.namespace.as_deref(), ri.name())
+                .await?;
+            Ok(codec::respond(
+                http::StatusCode::OK,
+                &scale::to_scale(ri.def, &obj),
+                codec::Format::Json,
+            ))
+        }
+        (&Method::POST, false, _) => {
+            write::create(st, &ri, &q, &parts.headers, &body, format).await
+        }
+        (&Method::PUT, true, None | Some("status") | Some("scale") | Some("finalize")) => {
+            write::update(st, &ri, &q, &parts.headers, &body, format).await
+        }
+        (&Method::PATCH, true, None | Some("status") | Some("scale")) => {
+            write::patch(st, &ri, &q, &parts.headers, &body, format).await
+        }
+        (&Method::DELETE, true, None) => delete::delete(st, &ri, &q, &body, format).await,
+        (&Method::DELETE, false, _) => delete::delete_collection(st, &ri, &q, &body).await,
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large())
+}

@@ -1,0 +1,250 @@
+//! Generic object persistence over [`Storage`]: key layout, resourceVersion
+//! decoration, optimistic concurrency — kube-apiserver's generic registry store.
+
+use super::status::{ApiError, ApiResult};
+use crate::registry::ResourceDef;
+use crate::storage::{Compare, DynStorage, KeyValue, RangeRequest, Revision, Txn, TxnResult};
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+#[derive(Clone)]
+pub struct ObjectStore {
+    pub storage: DynStorage,
+}
+
+/// Extra keys a write carries in its transaction (allocations), checked and
+/// written atomically with the object.
+#[derive(Debug, Default, Clone)]
+pub struct SideEffects {
+    pub compares: Vec<Compare>,
+    pub puts: Vec<(String, Bytes)>,
+    pub deletes: Vec<String>,
+}
+
+/// One page of a list.
+pub struct Page {
+    pub items: Vec<Value>,
+    pub revision: Revision,
+    /// Key to continue after, when more items follow.
+    pub continue_after: Option<String>,
+}
+
+impl ObjectStore {
+    /// Decodes a stored object and stamps its resourceVersion.
+    pub fn decode(kv: &KeyValue) -> ApiResult<Value> {
+        let mut obj: Value = serde_json::from_slice(&kv.value)
+            .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
+        set_resource_version(&mut obj, kv.mod_revision);
+        Ok(obj)
+    }
+
+    /// Encodes an object for storage (without its resourceVersion, which is the revision).
+    pub fn encode(obj: &Value) -> ApiResult<Bytes> {
+        let mut obj = obj.clone();
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+        }
+        serde_json::to_vec(&obj)
+            .map(Bytes::from)
+            .map_err(ApiError::internal)
+    }
+
+    pub async fn get(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
+        match self.storage.get(&def.key(ns, name)).await? {
+            Some(kv) => Self::decode(&kv),
+            None => Err(ApiError::not_found(def.target(), name)),
+        }
+    }
+
+    pub async fn try_get(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        name: &str,
+    ) -> ApiResult<Option<Value>> {
+        match self.storage.get(&def.key(ns, name)).await? {
+            Some(kv) => Self::decode(&kv).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn list(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        start_after: Option<String>,
+        limit: usize,
+        mut keep: impl FnMut(&Value) -> bool,
+    ) -> ApiResult<Page> {
+        let prefix = def.key_prefix(ns);
+        let mut items = Vec::new();
+        let mut cursor = start_after;
+        let mut first_revision = None;
+        // Filtering happens after the range, so keep reading until the page is full.
+        loop {
+            let want = if limit == 0 {
+                0
+            } else {
+                (limit - items.len()).max(64)
+            };
+            let resp = self
+                .storage
+                .range(RangeRequest {
+                    prefix: prefix.clone(),
+                    start_after: cursor.clone(),
+                    limit: want,
+                })
+                .await?;
+            first_revision.get_or_insert(resp.revision);
+            let mut last_key = None;
+            for kv in &resp.kvs {
+                last_key = Some(kv.key.clone());
+                let obj = Self::decode(kv)?;
+                if keep(&obj) {
+                    items.push(obj);
+                    if limit > 0 && items.len() == limit {
+                        let more = resp.more
+                            || kv.key != resp.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
+                        return Ok(Page {
+                            items,
+                            revision: first_revision.unwrap_or_default(),
+                            continue_after: more.then(|| kv.key.clone()),
+                        });
+                    }
+                }
+            }
+            if !resp.more {
+                break;
+            }
+            cursor = last_key;
+        }
+        Ok(Page {
+            items,
+            revision: first_revision.unwrap_or_default(),
+            continue_after: None,
+        })
+    }
+
+    /// Stores a new object; AlreadyExists if the key is taken.
+    pub async fn create(
+        &self,
+        def: &ResourceDef,
+        obj: &Value,
+        side: SideEffects,
+    ) -> ApiResult<Value> {
+        let (ns, name) = ns_name(obj);
+        let key = def.key(ns.as_deref(), &name);
+        let mut txn = Txn::default().when(Compare::absent(&key));
+        txn.compares.extend(side.compares.iter().cloned());
+        let txn = with_side_effects(txn.put(&key, Self::encode(obj)?), &side);
+        match self.storage.txn(txn).await? {
+            TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
+            TxnResult::Failed { index: 0, .. } => {
+                Err(ApiError::already_exists(def.target(), &name))
+            }
+            TxnResult::Failed { .. } => Err(ApiError::conflict_msg(
+                def.target(),
+                &name,
+                "a concurrent allocation took a requested resource; please retry",
+            )),
+        }
+    }
+
+    /// Replaces the object if it is still at `expected`; Conflict otherwise.
+    pub async fn update(
+        &self,
+        def: &ResourceDef,
+        obj: &Value,
+        expected: Revision,
+        side: SideEffects,
+    ) -> ApiResult<Value> {
+        let (ns, name) = ns_name(obj);
+        let key = def.key(ns.as_deref(), &name);
+        let mut txn = Txn::default().when(Compare::revision(&key, expected));
+        txn.compares.extend(side.compares.iter().cloned());
+        let txn = with_side_effects(txn.put(&key, Self::encode(obj)?), &side);
+        match self.storage.txn(txn).await? {
+            TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
+            TxnResult::Failed {
+                index: 0,
+                current_revision: 0,
+            } => Err(ApiError::not_found(def.target(), &name)),
+            TxnResult::Failed { .. } => Err(ApiError::conflict(def.target(), &name)),
+        }
+    }
+
+    /// Removes the object if it is still at `expected`; returns it with the delete's revision.
+    pub async fn delete(
+        &self,
+        def: &ResourceDef,
+        obj: &Value,
+        expected: Revision,
+        side: SideEffects,
+    ) -> ApiResult<Value> {
+        let (ns, name) = ns_name(obj);
+        let key = def.key(ns.as_deref(), &name);
+        let mut txn = Txn::default().when(Compare::revision(&key, expected));
+        txn.compares.extend(side.compares.iter().cloned());
+        let txn = with_side_effects(txn.delete(&key), &side);
+        match self.storage.txn(txn).await? {
+            TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
+            TxnResult::Failed {
+                index: 0,
+                current_revision: 0,
+            } => Err(ApiError::not_found(def.target(), &name)),
+            TxnResult::Failed { .. } => Err(ApiError::conflict(def.target(), &name)),
+        }
+    }
+}
+
+fn with_side_effects(mut txn: Txn, side: &SideEffects) -> Txn {
+    for (k, v) in &side.puts {
+        txn = txn.put(k, v.clone());
+    }
+    for k in &side.deletes {
+        txn = txn.delete(k);
+    }
+    txn
+}
+
+fn stamped(obj: &Value, rev: Revision) -> Value {
+    let mut out = obj.clone();
+    set_resource_version(&mut out, rev);
+    out
+}
+
+pub fn set_resource_version(obj: &mut Value, rev: Revision) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("resourceVersion".into(), json!(rev.to_string()));
+    }
+}
+
+/// The object's namespace and name.
+pub fn ns_name(obj: &Value) -> (Option<String>, String) {
+    let meta = obj.get("metadata");
+    let ns = meta
+        .and_then(|m| m.get("namespace"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let name = meta
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    (ns, name)
+}
+
+/// The object's resourceVersion as a revision, if it has a parseable one.
+pub fn resource_version(obj: &Value) -> ApiResult<Option<Revision>> {
+    match obj
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+    {
+        None | Some("") => Ok(None),
+        Some(rv) => rv
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv}"))),
+    }
+}

@@ -1,0 +1,123 @@
+//! get and list.
+
+use super::codec::{respond, Format};
+use super::object_store::ObjectStore;
+use super::request::{Query, RequestInfo};
+use super::selection::Selection;
+use super::status::{ApiError, ApiResult};
+use super::table_convert::to_table;
+use super::ApiState;
+use axum::response::Response;
+use base64::Engine;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+pub async fn get(st: &ApiState, ri: &RequestInfo, format: Format) -> ApiResult<Response> {
+    let obj = st
+        .store
+        .get(ri.def, ri.namespace.as_deref(), ri.name())
+        .await?;
+    Ok(render_one(ri, obj, format))
+}
+
+/// Renders one object in the negotiated format.
+pub fn render_one(ri: &RequestInfo, obj: Value, format: Format) -> Response {
+    match format {
+        Format::Table(inc) => {
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(json!(""));
+            let table = to_table(
+                ri.def,
+                std::slice::from_ref(&obj),
+                inc,
+                json!({"resourceVersion": rv}),
+                true,
+            );
+            respond(StatusCode::OK, &table, format)
+        }
+        _ => respond(StatusCode::OK, &obj, format),
+    }
+}
+
+/// Continue tokens carry the last key and the list's revision.
+fn encode_continue(key: &str, rev: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        serde_json::to_vec(&json!({"v": "meta.k8s.io/v1", "rv": rev, "start": key}))
+            .unwrap_or_default(),
+    )
+}
+
+fn decode_continue(token: &str) -> ApiResult<(String, u64)> {
+    let bad =
+        || ApiError::bad_request("continue key is not valid: illegal base64 data at input byte 0");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let start = v.get("start").and_then(Value::as_str).ok_or_else(bad)?;
+    Ok((
+        start.to_string(),
+        v.get("rv").and_then(Value::as_u64).unwrap_or(0),
+    ))
+}
+
+pub async fn list(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    format: Format,
+) -> ApiResult<Response> {
+    let sel = Selection::from_query(ri.def, q)?;
+    let limit: usize = match q.get("limit") {
+        Some(l) => l
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?,
+        None => 0,
+    };
+    let start_after = match q.get("continue") {
+        Some(tok) => {
+            let (key, _) = decode_continue(tok)?;
+            if !key.starts_with(&ri.def.key_prefix(ri.namespace.as_deref())) {
+                return Err(ApiError::bad_request(
+                    "continue key is not valid: key does not belong to this list",
+                ));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let page = st
+        .store
+        .list(ri.def, ri.namespace.as_deref(), start_after, limit, |o| {
+            sel.matches(o)
+        })
+        .await?;
+    let mut list_meta = json!({ "resourceVersion": page.revision.to_string() });
+    if let Some(after) = &page.continue_after {
+        list_meta["continue"] = json!(encode_continue(after, page.revision));
+    }
+    let body = match format {
+        Format::Table(inc) => to_table(ri.def, &page.items, inc, list_meta, true),
+        _ => json!({
+            "kind": format!("{}List", ri.def.kind),
+            "apiVersion": ri.def.api_version(),
+            "metadata": list_meta,
+            "items": page.items,
+        }),
+    };
+    Ok(respond(StatusCode::OK, &body, format))
+}
+
+/// All objects matching a selection (for deletecollection and internal use).
+pub async fn select_all(
+    store: &ObjectStore,
+    ri: &RequestInfo,
+    sel: &Selection,
+) -> ApiResult<Vec<Value>> {
+    Ok(store
+        .list(ri.def, ri.namespace.as_deref(), None, 0, |o| sel.matches(o))
+        .await?
+        .items)
+}

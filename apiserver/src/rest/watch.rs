@@ -1,0 +1,216 @@
+//! watch: a chunked stream of `{"type": ..., "object": ...}` lines.
+//!
+//! Semantics follow kube-apiserver: without a resourceVersion (or "0") the
+//! stream starts with ADDED events for the current state; with one, it
+//! resumes after it (410 Gone if that is older than the retained window);
+//! `sendInitialEvents=true` sends the state, then a BOOKMARK annotated
+//! `k8s.io/initial-events-end`; bookmarks keep idle watchers' revisions fresh.
+
+use super::codec::{Format, IncludeObject};
+use super::object_store::{set_resource_version, ObjectStore};
+use super::request::{Query, RequestInfo};
+use super::selection::Selection;
+use super::status::{ApiError, ApiResult};
+use super::table_convert::to_table;
+use super::ApiState;
+use crate::storage::{Event, EventKind, Revision, WatchEnd};
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::header;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+/// Default server-side watch timeout (kube-apiserver picks 30-60 minutes).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub async fn watch(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    format: Format,
+) -> ApiResult<Response> {
+    let mut sel_query = q.clone();
+    if let Some(name) = &ri.name {
+        // GET .../name?watch=1 is a watch on that one object.
+        sel_query.set("fieldSelector", format!("metadata.name={name}"));
+    }
+    let sel = Selection::from_query(ri.def, &sel_query)?;
+    let bookmarks = q.flag("allowWatchBookmarks");
+    let send_initial = q.flag("sendInitialEvents");
+    if send_initial && !bookmarks {
+        return Err(ApiError::new(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            "ListOptions.meta.k8s.io \"\" is invalid: allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
+        ));
+    }
+    let rv: Option<Revision> = match q.get("resourceVersion") {
+        None | Some("0") => None,
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?,
+        ),
+    };
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
+
+    // Initial state, when asked for (or implied by an unset resourceVersion).
+    let prefix = ri.def.key_prefix(ri.namespace.as_deref());
+    let (initial, after) = if rv.is_none() || send_initial {
+        let page = st
+            .store
+            .list(ri.def, ri.namespace.as_deref(), None, 0, |o| sel.matches(o))
+            .await?;
+        (page.items, page.revision)
+    } else {
+        (Vec::new(), rv.unwrap_or_default())
+    };
+    let mut receiver = st.store.storage.watch(&prefix, after)?;
+
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(64);
+    let enc = Encoder {
+        def_kind: ri.def.kind,
+        api_version: ri.def.api_version(),
+        format,
+        def: ri.def,
+    };
+    let storage = st.store.storage.clone();
+    tokio::spawn(async move {
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        for obj in initial {
+            if tx.send(Ok(enc.line("ADDED", &obj))).await.is_err() {
+                return;
+            }
+        }
+        let mut last_rv = after;
+        if send_initial {
+            let bm = enc.bookmark(last_rv, true);
+            if tx.send(Ok(bm)).await.is_err() {
+                return;
+            }
+        }
+        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = ticker.tick(), if bookmarks => {
+                    // Only advance to revisions whose events this watcher has seen.
+                    let head = storage.watch_revision();
+                    if receiver.is_caught_up() && head > last_rv {
+                        last_rv = head;
+                    }
+                    if tx.send(Ok(enc.bookmark(last_rv, false))).await.is_err() {
+                        return;
+                    }
+                }
+                ev = receiver.recv() => {
+                    let ev = match ev {
+                        Ok(ev) => ev,
+                        Err(WatchEnd::Lagged) | Err(WatchEnd::Closed) => return,
+                    };
+                    last_rv = ev.kv.mod_revision;
+                    let Some((kind, obj)) = translate(&ev, &sel) else { continue };
+                    if tx.send(Ok(enc.line(kind, &obj))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    let content_type = match format {
+        Format::Table(_) => "application/json;stream=watch",
+        _ => "application/json;stream=watch",
+    };
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// Maps a storage event to a watch event for this selection: objects moving
+/// into the selection are ADDED, out of it DELETED.
+fn translate(ev: &Event, sel: &Selection) -> Option<(&'static str, Value)> {
+    let decode = |kv| ObjectStore::decode(kv).ok();
+    match ev.kind {
+        EventKind::Put => {
+            let new = decode(&ev.kv)?;
+            let now_in = sel.matches(&new);
+            let was_in = ev
+                .prev
+                .as_ref()
+                .and_then(decode)
+                .is_some_and(|p| sel.matches(&p));
+            match (was_in, now_in) {
+                (false, true) if ev.prev.is_none() || !sel.is_everything() => Some(("ADDED", new)),
+                (false, true) => Some(("ADDED", new)),
+                (true, true) => Some(("MODIFIED", new)),
+                (true, false) => Some(("DELETED", new)),
+                (false, false) => None,
+            }
+        }
+        EventKind::Delete => {
+            let mut old = decode(&ev.kv)?;
+            set_resource_version(&mut old, ev.kv.mod_revision);
+            sel.matches(&old).then_some(("DELETED", old))
+        }
+    }
+}
+
+struct Encoder {
+    def: &'static crate::registry::ResourceDef,
+    def_kind: &'static str,
+    api_version: String,
+    format: Format,
+}
+
+impl Encoder {
+    fn line(&self, kind: &str, obj: &Value) -> Bytes {
+        let object = match self.format {
+            Format::Table(inc) => {
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(json!(""));
+                to_table(
+                    self.def,
+                    std::slice::from_ref(obj),
+                    inc,
+                    json!({"resourceVersion": rv}),
+                    true,
+                )
+            }
+            _ => obj.clone(),
+        };
+        let mut out =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+
+    fn bookmark(&self, rv: Revision, initial_end: bool) -> Bytes {
+        let mut meta = json!({"resourceVersion": rv.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let object = match self.format {
+            Format::Table(_) => {
+                json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": [], "rows": []})
+            }
+            _ => json!({"kind": self.def_kind, "apiVersion": self.api_version, "metadata": meta}),
+        };
+        let mut out =
+            serde_json::to_vec(&json!({"type": "BOOKMARK", "object": object})).unwrap_or_default();
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+}
+
+#[allow(dead_code)]
+fn _unused(_: IncludeObject) {}

@@ -1,0 +1,310 @@
+//! create, update (PUT), patch: decode, default, validate, store — the write
+//! path every resource shares, with per-resource hooks from its strategy.
+
+use super::codec::{content_type, decode_body, respond, Format};
+use super::meta::{
+    self, bump_generation, check_namespace, check_type_meta, keep_server_fields, meta_str,
+};
+use super::object_store::{resource_version, SideEffects};
+use super::patch_apply::{apply_patch, PatchKind};
+use super::read::render_one;
+use super::request::{Query, RequestInfo};
+use super::status::{ApiError, ApiResult};
+use super::ApiState;
+use crate::registry::{Ctx, ResourceDef};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+/// Writes retry on a concurrent change when the client set no precondition,
+/// as kube-apiserver's GuaranteedUpdate does.
+const MAX_RETRIES: usize = 8;
+
+pub async fn create(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+    format: Format,
+) -> ApiResult<Response> {
+    let def = ri.def;
+    let obj = decode_body(headers, body, def.kind, &def.api_version())?;
+    let created = create_object(st, def, ri.namespace.as_deref(), obj, q).await?;
+    Ok(respond(
+        StatusCode::CREATED,
+        &created,
+        object_format(format),
+    ))
+}
+
+/// Objects are never returned as tables from writes.
+fn object_format(f: Format) -> Format {
+    match f {
+        Format::Table(_) => Format::Json,
+        other => other,
+    }
+}
+
+pub async fn create_object(
+    st: &ApiState,
+    def: &'static ResourceDef,
+    ns: Option<&str>,
+    mut obj: Value,
+    q: &Query,
+) -> ApiResult<Value> {
+    check_type_meta(def, &mut obj)?;
+    check_namespace(def, &mut obj, ns)?;
+    meta::prepare_create(&mut obj);
+    if def.has_status() && def.kind != "Node" {
+        // Status is written by controllers through the status subresource.
+        obj.as_object_mut().map(|m| m.remove("status"));
+    }
+    let ctx = Ctx { config: &st.config };
+    def.strategy.default(&mut obj, &ctx);
+    let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+    let mut errs = meta::validate_meta(def, &obj);
+    errs.extend(def.strategy.validate_create(&obj, &ctx));
+    if !errs.is_empty() {
+        return Err(ApiError::invalid(def.target(), &name, &errs));
+    }
+    st.check_namespace_open(def, &obj).await?;
+    if q.dry_run()? {
+        return Ok(obj);
+    }
+    st.store.create(def, &obj, SideEffects::default()).await
+}
+
+/// PUT: replace the object (or its status/scale/finalizers).
+pub async fn update(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+    format: Format,
+) -> ApiResult<Response> {
+    let def = ri.def;
+    let (kind, api_version) = match ri.subresource.as_deref() {
+        Some("scale") => ("Scale", "autoscaling/v1".to_string()),
+        _ => (def.kind, def.api_version()),
+    };
+    let mut body_obj = decode_body(headers, body, kind, &api_version)?;
+    if ri.subresource.as_deref() != Some("scale") {
+        check_type_meta(def, &mut body_obj)?;
+        check_namespace(def, &mut body_obj, ri.namespace.as_deref())?;
+    }
+    let body_name = meta_str(&body_obj, "name").unwrap_or_default();
+    if body_name != ri.name() {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({})",
+            ri.name()
+        )));
+    }
+    let precondition = resource_version(&body_obj)?;
+    let existing = st
+        .store
+        .try_get(def, ri.namespace.as_deref(), ri.name())
+        .await?;
+    if existing.is_none() && ri.subresource.is_none() {
+        if !def.allow_create_on_update {
+            return Err(ApiError::not_found(def.target(), ri.name()));
+        }
+        let created = create_object(st, def, ri.namespace.as_deref(), body_obj, q).await?;
+        return Ok(respond(
+            StatusCode::CREATED,
+            &created,
+            object_format(format),
+        ));
+    }
+    let sub = ri.subresource.clone();
+    let updated = guaranteed_update(st, ri, q, precondition, move |current| {
+        Ok(merge_subresource(sub.as_deref(), current, body_obj.clone()))
+    })
+    .await?;
+    Ok(render_written(ri, updated, format))
+}
+
+/// PATCH in any of the four patch types.
+pub async fn patch(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+    format: Format,
+) -> ApiResult<Response> {
+    let def = ri.def;
+    let ct = content_type(headers);
+    let kind =
+        PatchKind::from_content_type(&ct).ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+    let patch: Value = match kind {
+        PatchKind::Apply => serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+        _ => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "error decoding patch: {}",
+                super::codec::json_error(&e)
+            ))
+        })?,
+    };
+    let existing = st
+        .store
+        .try_get(def, ri.namespace.as_deref(), ri.name())
+        .await?;
+    if existing.is_none() {
+        if kind == PatchKind::Apply && ri.subresource.is_none() {
+            let mut obj = patch.clone();
+            let created = create_object(
+                st,
+                def,
+                ri.namespace.as_deref(),
+                {
+                    meta::meta_mut(&mut obj).insert("name".into(), json!(ri.name()));
+                    obj
+                },
+                q,
+            )
+            .await?;
+            return Ok(respond(
+                StatusCode::CREATED,
+                &created,
+                object_format(format),
+            ));
+        }
+        return Err(ApiError::not_found(def.target(), ri.name()));
+    }
+    let precondition = resource_version(&patch).ok().flatten();
+    let sub = ri.subresource.clone();
+    let force = q.flag("force");
+    let updated = guaranteed_update(st, ri, q, precondition, move |current| {
+        let view = subresource_view(sub.as_deref(), current);
+        let patched = apply_patch(def.kind, kind, &view, &patch, force)?;
+        Ok(merge_subresource(sub.as_deref(), current, patched))
+    })
+    .await?;
+    Ok(render_written(ri, updated, format))
+}
+
+fn render_written(ri: &RequestInfo, obj: Value, format: Format) -> Response {
+    if ri.subresource.as_deref() == Some("scale") {
+        return respond(
+            StatusCode::OK,
+            &super::scale::to_scale(ri.def, &obj),
+            object_format(format),
+        );
+    }
+    render_one(ri, obj, object_format(format))
+}
+
+/// What a client sees (and patches) at a subresource.
+fn subresource_view(sub: Option<&str>, current: &Value) -> Value {
+    match sub {
+        Some("scale") => super::scale::to_scale_any(current),
+        _ => current.clone(),
+    }
+}
+
+/// Builds the new object from the current one and what the client sent to a subresource.
+fn merge_subresource(sub: Option<&str>, current: &Value, sent: Value) -> Value {
+    match sub {
+        None => sent,
+        Some("status") => {
+            let mut out = current.clone();
+            out["status"] = sent.get("status").cloned().unwrap_or(json!({}));
+            out
+        }
+        Some("scale") => {
+            let mut out = current.clone();
+            let replicas = sent.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+            out["spec"]["replicas"] = replicas;
+            out
+        }
+        Some("finalize") => {
+            let mut out = current.clone();
+            out["spec"]["finalizers"] = sent
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
+            out
+        }
+        Some(_) => sent,
+    }
+}
+
+/// Read-modify-write with optimistic concurrency. `mutate` gets the current
+/// object and returns the desired one; server-owned fields are restored,
+/// defaults and validation applied, and the write is retried on a concurrent
+/// change unless the client gave a resourceVersion precondition.
+pub async fn guaranteed_update(
+    st: &ApiState,
+    ri: &RequestInfo,
+    q: &Query,
+    precondition: Option<u64>,
+    mutate: impl Fn(&Value) -> ApiResult<Value>,
+) -> ApiResult<Value> {
+    let def = ri.def;
+    let ctx = Ctx { config: &st.config };
+    for _ in 0..MAX_RETRIES {
+        let current = st
+            .store
+            .get(def, ri.namespace.as_deref(), ri.name())
+            .await?;
+        let current_rv = resource_version(&current)?.unwrap_or_default();
+        if let Some(p) = precondition {
+            if p != current_rv {
+                return Err(ApiError::conflict(def.target(), ri.name()));
+            }
+        }
+        let mut new = mutate(&current)?;
+        if !new.is_object() {
+            return Err(ApiError::bad_request(
+                "the patched object is not a JSON object",
+            ));
+        }
+        check_type_meta(def, &mut new)?;
+        keep_server_fields(&mut new, &current);
+        if meta_str(&new, "name") != Some(ri.name()) {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({})",
+                meta_str(&new, "name").unwrap_or_default(),
+                ri.name()
+            )));
+        }
+        if def.has_status() && ri.subresource.is_none() {
+            // The main resource cannot change status; the status subresource only status.
+            match current.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    new.as_object_mut().map(|m| m.remove("status"));
+                }
+            }
+        }
+        def.strategy.default(&mut new, &ctx);
+        bump_generation(&mut new, &current);
+        let mut errs = meta::validate_meta(def, &new);
+        errs.extend(def.strategy.validate_update(&new, &current, &ctx));
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(def.target(), ri.name(), &errs));
+        }
+        if q.dry_run()? {
+            return Ok(new);
+        }
+        // An object being deleted goes once its last finalizer is removed.
+        if super::delete::ready_to_go(&new) {
+            return st
+                .store
+                .delete(def, &new, current_rv, SideEffects::default())
+                .await;
+        }
+        match st
+            .store
+            .update(def, &new, current_rv, SideEffects::default())
+            .await
+        {
+            Err(e) if e.reason == "Conflict" && precondition.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(ApiError::conflict(def.target(), ri.name()))
+}

@@ -1,0 +1,2 @@
+pub mod field_error;
+pub mod names;

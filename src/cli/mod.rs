@@ -1,0 +1,108 @@
+//! Command-line interface: `up`, `down`, and the separate components.
+
+mod detach;
+mod up;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mkube",
+    version,
+    about = "A Kubernetes-compatible mini control plane in one binary"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the whole dev cluster in one process.
+    Up(UpArgs),
+    /// Stop a cluster started with `up --detach`.
+    Down(DataDirArgs),
+    /// Run only the API server.
+    Apiserver(ServerArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct DataDirArgs {
+    /// Where the cluster keeps its state, certificates and kubeconfig.
+    #[arg(long, env = "MKUBE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    pub fn resolve(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            home.join(".mkube")
+        })
+    }
+}
+
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443)]
+    pub port: u16,
+    /// Address the API server listens on and advertises.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: std::net::IpAddr,
+    /// Range(s) for Service ClusterIPs (comma-separated for dual-stack).
+    #[arg(long, default_value = "127.96.0.0/16", value_delimiter = ',')]
+    pub service_cidr: Vec<ipnet_arg::Cidr>,
+    /// Range for NodePorts.
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+    /// Range node pod CIDRs are carved from.
+    #[arg(long, default_value = "127.244.0.0/16")]
+    pub cluster_cidr: ipnet_arg::Cidr,
+}
+
+#[derive(Args, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Return once the cluster is ready, leaving it running in the background.
+    #[arg(long)]
+    pub detach: bool,
+}
+
+pub mod ipnet_arg {
+    /// A CIDR argument (kept as text for the API config to parse).
+    #[derive(Clone, Debug)]
+    pub struct Cidr(pub String);
+    impl std::str::FromStr for Cidr {
+        type Err = String;
+        fn from_str(s: &str) -> Result<Self, String> {
+            s.parse::<std::net::IpAddr>()
+                .map(|_| ())
+                .or_else(|_| s.split_once('/').map(|_| ()).ok_or(()))
+                .map_err(|_| format!("invalid CIDR address: {s}"))?;
+            Ok(Cidr(s.to_string()))
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Up(args) if args.detach => detach::up_detached(&args),
+        Command::Up(args) => up::run(args, true),
+        Command::Apiserver(args) => up::run(
+            UpArgs {
+                server: args,
+                detach: false,
+            },
+            false,
+        ),
+        Command::Down(args) => detach::down(&args),
+    }
+}

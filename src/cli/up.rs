@@ -1,0 +1,88 @@
+//! `mkube up`: the dev cluster in one process.
+
+use super::{ServerArgs, UpArgs};
+use anyhow::Context;
+use std::process::ExitCode;
+
+pub fn api_config(args: &ServerArgs) -> anyhow::Result<apiserver::ApiConfig> {
+    let service_cidrs = args
+        .service_cidr
+        .iter()
+        .map(|c| {
+            c.0.parse()
+                .with_context(|| format!("invalid --service-cidr {}", c.0))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (lo, hi) = args
+        .service_node_port_range
+        .split_once('-')
+        .context("--service-node-port-range must look like 30000-32767")?;
+    let (lo, hi): (u16, u16) = (lo.trim().parse()?, hi.trim().parse()?);
+    anyhow::ensure!(lo <= hi, "--service-node-port-range is empty");
+    Ok(apiserver::ApiConfig {
+        service_cidrs,
+        node_port_range: lo..=hi,
+        cluster_cidr: args
+            .cluster_cidr
+            .0
+            .parse()
+            .context("invalid --cluster-cidr")?,
+        advertise_address: args.bind_address,
+        port: args.port,
+    })
+}
+
+pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = api_config(&args.server)?;
+        let data_dir = args.server.data.resolve();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut stop_serving = stop_rx.clone();
+        let server = apiserver::ApiServer::start(config, &data_dir, async move {
+            let _ = stop_serving.wait_for(|s| *s).await;
+        })
+        .await?;
+        let _ = whole_cluster;
+        server.readiness.set_ready();
+        println!(
+            "mkube is ready: API server at https://{} (data in {}). Use it with: export KUBECONFIG={}",
+            server.addr,
+            data_dir.display(),
+            server.kubeconfig.display()
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        server.close().await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MKUBE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
