@@ -80,6 +80,7 @@ pub fn decode_body(
         "application/json" | "" => {
             serde_json::from_slice(body).map_err(|e| cannot(json_error(&e)))?
         }
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode(body).map_err(cannot)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
     if !value.is_object() {

@@ -72,6 +72,12 @@ pub fn check_namespace(def: &ResourceDef, obj: &mut Value, url_ns: Option<&str>)
 /// Server-set metadata for a new object: name from generateName, uid,
 /// creationTimestamp, generation; client-set server fields are dropped.
 pub fn prepare_create(obj: &mut Value) {
+    let obj_kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let obj_kind = obj_kind.as_str();
     let meta = meta_mut(obj);
     let has_name = meta
         .get("name")
@@ -87,7 +93,11 @@ pub fn prepare_create(obj: &mut Value) {
     }
     meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation(obj_kind) {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     for f in [
         "resourceVersion",
         "deletionTimestamp",
@@ -142,8 +152,17 @@ pub fn keep_server_fields(new: &mut Value, old: &Value) {
     meta.remove("selfLink");
 }
 
+/// Kinds whose spec changes are counted in metadata.generation (the ones
+/// whose controllers report observedGeneration).
+pub fn tracks_generation(kind: &str) -> bool {
+    matches!(kind, "Deployment" | "ReplicaSet" | "Pod")
+}
+
 /// Bumps metadata.generation when anything but metadata and status changed.
 pub fn bump_generation(new: &mut Value, old: &Value) {
+    if !tracks_generation(new.get("kind").and_then(Value::as_str).unwrap_or_default()) {
+        return;
+    }
     let spec_changed = || {
         let strip = |v: &Value| {
             let mut m = v.as_object().cloned().unwrap_or_default();

@@ -5,12 +5,14 @@ pub mod delete;
 pub mod meta;
 pub mod object_store;
 pub mod patch_apply;
+pub mod protobuf;
 pub mod read;
 pub mod request;
 pub mod scale;
 pub mod selection;
 pub mod status;
 pub mod table_convert;
+pub mod typed;
 pub mod watch;
 pub mod write;
 

@@ -10,6 +10,7 @@ use super::patch_apply::{apply_patch, PatchKind};
 use super::read::render_one;
 use super::request::{Query, RequestInfo};
 use super::status::{ApiError, ApiResult};
+use super::typed::{normalize, FieldValidation};
 use super::ApiState;
 use crate::registry::{Ctx, ResourceDef};
 use axum::response::Response;
@@ -29,13 +30,23 @@ pub async fn create(
     format: Format,
 ) -> ApiResult<Response> {
     let def = ri.def;
-    let obj = decode_body(headers, body, def.kind, &def.api_version())?;
+    let mut obj = decode_body(headers, body, def.kind, &def.api_version())?;
+    check_type_meta(def, &mut obj)?;
+    let (obj, warnings) = normalize(def, obj, FieldValidation::parse(q.get("fieldValidation"))?)?;
     let created = create_object(st, def, ri.namespace.as_deref(), obj, q).await?;
-    Ok(respond(
-        StatusCode::CREATED,
-        &created,
-        object_format(format),
-    ))
+    let resp = respond(StatusCode::CREATED, &created, object_format(format));
+    Ok(with_warnings(resp, &warnings))
+}
+
+/// Adds `Warning: 299 - "..."` headers, which kubectl prints as warnings.
+pub fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
+    resp
 }
 
 /// Objects are never returned as tables from writes.
@@ -90,8 +101,16 @@ pub async fn update(
         _ => (def.kind, def.api_version()),
     };
     let mut body_obj = decode_body(headers, body, kind, &api_version)?;
+    let mut warnings = Vec::new();
     if ri.subresource.as_deref() != Some("scale") {
         check_type_meta(def, &mut body_obj)?;
+        let (normalized, w) = normalize(
+            def,
+            body_obj,
+            FieldValidation::parse(q.get("fieldValidation"))?,
+        )?;
+        body_obj = normalized;
+        warnings = w;
         check_namespace(def, &mut body_obj, ri.namespace.as_deref())?;
     }
     let body_name = meta_str(&body_obj, "name").unwrap_or_default();
@@ -111,18 +130,18 @@ pub async fn update(
             return Err(ApiError::not_found(def.target(), ri.name()));
         }
         let created = create_object(st, def, ri.namespace.as_deref(), body_obj, q).await?;
-        return Ok(respond(
-            StatusCode::CREATED,
-            &created,
-            object_format(format),
-        ));
+        let resp = respond(StatusCode::CREATED, &created, object_format(format));
+        return Ok(with_warnings(resp, &warnings));
     }
     let sub = ri.subresource.clone();
     let updated = guaranteed_update(st, ri, q, precondition, move |current| {
         Ok(merge_subresource(sub.as_deref(), current, body_obj.clone()))
     })
     .await?;
-    Ok(render_written(ri, updated, format))
+    Ok(with_warnings(
+        render_written(ri, updated, format),
+        &warnings,
+    ))
 }
 
 /// PATCH in any of the four patch types.
@@ -177,13 +196,22 @@ pub async fn patch(
     let precondition = resource_version(&patch).ok().flatten();
     let sub = ri.subresource.clone();
     let force = q.flag("force");
-    let updated = guaranteed_update(st, ri, q, precondition, move |current| {
+    let mode = FieldValidation::parse(q.get("fieldValidation"))?;
+    let warnings = std::sync::Mutex::new(Vec::new());
+    let updated = guaranteed_update(st, ri, q, precondition, |current| {
         let view = subresource_view(sub.as_deref(), current);
         let patched = apply_patch(def.kind, kind, &view, &patch, force)?;
-        Ok(merge_subresource(sub.as_deref(), current, patched))
+        let merged = merge_subresource(sub.as_deref(), current, patched);
+        let (normalized, w) = normalize(def, merged, mode)?;
+        *warnings.lock().unwrap_or_else(|p| p.into_inner()) = w;
+        Ok(normalized)
     })
     .await?;
-    Ok(render_written(ri, updated, format))
+    let warnings = warnings.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(with_warnings(
+        render_written(ri, updated, format),
+        &warnings,
+    ))
 }
 
 fn render_written(ri: &RequestInfo, obj: Value, format: Format) -> Response {

@@ -1,0 +1,126 @@
+//! Decoding into the real API types (k8s-openapi), as kube-apiserver decodes
+//! into its Go structs: unknown fields are dropped, reported as warnings or
+//! rejected per `fieldValidation`, and type errors are 400s.
+
+use super::status::{ApiError, ApiResult};
+use crate::registry::ResourceDef;
+use k8s_openapi::api::{apps, coordination, core, discovery, events};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    Warn,
+    Strict,
+}
+
+impl FieldValidation {
+    pub fn parse(v: Option<&str>) -> ApiResult<Self> {
+        match v {
+            None | Some("Warn") => Ok(FieldValidation::Warn),
+            Some("Ignore") => Ok(FieldValidation::Ignore),
+            Some("Strict") => Ok(FieldValidation::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Normalizes `obj` through its API type. Returns the normalized object and
+/// warnings (unknown fields under `Warn`).
+pub fn normalize(
+    def: &ResourceDef,
+    obj: Value,
+    mode: FieldValidation,
+) -> ApiResult<(Value, Vec<String>)> {
+    macro_rules! via {
+        ($t:ty) => {
+            roundtrip::<$t>(def, obj, mode)
+        };
+    }
+    match (def.group, def.kind) {
+        ("", "Namespace") => via!(core::v1::Namespace),
+        ("", "Pod") => via!(core::v1::Pod),
+        ("", "Service") => via!(core::v1::Service),
+        ("", "Endpoints") => via!(core::v1::Endpoints),
+        ("", "Node") => via!(core::v1::Node),
+        ("", "Event") => via!(core::v1::Event),
+        ("", "ConfigMap") => via!(core::v1::ConfigMap),
+        ("", "Secret") => via!(core::v1::Secret),
+        ("", "ServiceAccount") => via!(core::v1::ServiceAccount),
+        ("discovery.k8s.io", "EndpointSlice") => via!(discovery::v1::EndpointSlice),
+        ("coordination.k8s.io", "Lease") => via!(coordination::v1::Lease),
+        ("apps", "Deployment") => via!(apps::v1::Deployment),
+        ("apps", "ReplicaSet") => via!(apps::v1::ReplicaSet),
+        ("events.k8s.io", "Event") => via!(events::v1::Event),
+        _ => Ok((obj, Vec::new())),
+    }
+}
+
+fn roundtrip<T: DeserializeOwned + Serialize>(
+    def: &ResourceDef,
+    obj: Value,
+    mode: FieldValidation,
+) -> ApiResult<(Value, Vec<String>)> {
+    let mut unknown = Vec::new();
+    let typed: T = serde_ignored::deserialize(obj, |path| unknown.push(render_path(&path)))
+        .map_err(|e| cannot_handle(def, &e.to_string()))?;
+    // apiVersion/kind are checked separately; they never count as unknown.
+    unknown.retain(|p| p != "apiVersion" && p != "kind");
+    let warnings: Vec<String> = unknown
+        .iter()
+        .map(|p| format!("unknown field \"{p}\""))
+        .collect();
+    match mode {
+        FieldValidation::Strict if !unknown.is_empty() => {
+            let detail = if warnings.len() == 1 {
+                warnings[0].clone()
+            } else {
+                warnings.join(", ")
+            };
+            return Err(cannot_handle(
+                def,
+                &format!("strict decoding error: {detail}"),
+            ));
+        }
+        FieldValidation::Ignore => {}
+        _ => {}
+    }
+    let value = serde_json::to_value(&typed).map_err(ApiError::internal)?;
+    let warnings = if mode == FieldValidation::Warn {
+        warnings
+    } else {
+        Vec::new()
+    };
+    Ok((value, warnings))
+}
+
+fn cannot_handle(def: &ResourceDef, detail: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{} in version \"{}\" cannot be handled as a {}: {detail}",
+        def.kind, def.version, def.kind
+    ))
+}
+
+/// `spec.ports[0].foo`, as kube-apiserver names unknown fields.
+fn render_path(path: &serde_ignored::Path) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", render_path(parent)),
+        Path::Map { parent, key } => {
+            let p = render_path(parent);
+            if p.is_empty() {
+                key.to_string()
+            } else {
+                format!("{p}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_path(parent),
+    }
+}
