@@ -1,5 +1,6 @@
 //! mkube: a Kubernetes-compatible mini control plane in one binary.
 
+mod bench;
 mod cli;
 
 use clap::Parser;

@@ -26,6 +26,9 @@ pub enum Command {
     Down(DataDirArgs),
     /// Run only the API server.
     Apiserver(ServerArgs),
+    /// Benchmarks against real clusters started for the purpose.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
 }
 
 #[derive(Args, Clone)]
@@ -104,5 +107,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             false,
         ),
         Command::Down(args) => detach::down(&args),
+        Command::Bench(cmd) => crate::bench::run(cmd).map(|_| ExitCode::SUCCESS),
     }
 }

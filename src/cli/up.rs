@@ -46,7 +46,12 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             let _ = stop_serving.wait_for(|s| *s).await;
         })
         .await?;
-        let _ = whole_cluster;
+        if whole_cluster {
+            // In-process components reach the API through the router as a
+            // tower service: the same REST API, no socket.
+            let client = kube::Client::new(server.router.clone(), "default");
+            check_in_process_client(&client).await?;
+        }
         server.readiness.set_ready();
         println!(
             "mkube is ready: API server at https://{} (data in {}). Use it with: export KUBECONFIG={}",
@@ -57,9 +62,25 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        server.close().await?;
+        // A stuck component must not keep the process from exiting.
+        match tokio::time::timeout(std::time::Duration::from_secs(10), server.close()).await {
+            Ok(r) => r?,
+            Err(_) => tracing::warn!("storage flush timed out at shutdown"),
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A round trip through the in-process client, so readiness is only claimed
+/// when the path the in-process components use works.
+async fn check_in_process_client(client: &kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let namespaces: kube::Api<Namespace> = kube::Api::all(client.clone());
+    namespaces
+        .list(&Default::default())
+        .await
+        .context("listing namespaces through the in-process client")?;
+    Ok(())
 }
 
 async fn wait_for_signal() {

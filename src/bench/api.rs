@@ -1,0 +1,188 @@
+//! The API server benchmark: start-up to ready (empty and with N services),
+//! RSS, create/get latency under concurrency, listing N services as a Table,
+//! watch delivery latency — all over HTTPS from a real client (kube-rs).
+
+use super::cluster::BenchCluster;
+use super::stats::{ms, Summary};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct ApiBenchArgs {
+    /// Services to store for the loaded measurements.
+    #[arg(long, default_value_t = 10_000)]
+    pub services: usize,
+    /// Concurrent client tasks for creates and gets.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Watch events to time.
+    #[arg(long, default_value_t = 500)]
+    pub watch_events: usize,
+}
+
+pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let mut cluster = BenchCluster::new(&dir)?;
+    let ready_empty = cluster.start().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = cluster.rss_kib()?;
+    println!(
+        "start-up to /readyz (empty store): {:.1} ms",
+        ms(ready_empty)
+    );
+    println!("idle RSS: {:.1} MiB", rss_idle as f64 / 1024.0);
+
+    let client = cluster.client().await?;
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let started = Instant::now();
+    let create = concurrent(args.services, args.concurrency, {
+        let services = services.clone();
+        move |i| {
+            let services = services.clone();
+            async move {
+                let t = Instant::now();
+                services.create(&PostParams::default(), &service(i)).await?;
+                Ok(t.elapsed())
+            }
+        }
+    })
+    .await?;
+    let create_rate = args.services as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "create {} services ({} concurrent): {create}; {create_rate:.0} creates/s",
+        args.services, args.concurrency
+    );
+
+    let get = concurrent(2000, args.concurrency, {
+        let services = services.clone();
+        let n = args.services;
+        move |i| {
+            let services = services.clone();
+            async move {
+                let t = Instant::now();
+                services.get(&format!("svc-{}", i % n)).await?;
+                Ok(t.elapsed())
+            }
+        }
+    })
+    .await?;
+    println!("get: {get}");
+
+    let mut table_times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let req = http::Request::get("/api/v1/namespaces/default/services")
+            .header(
+                "Accept",
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            )
+            .body(Vec::new())?;
+        let text = client.request_text(req).await?;
+        anyhow::ensure!(text.contains("\"rows\""), "not a table");
+        table_times.push(t.elapsed());
+    }
+    println!(
+        "list {} services as a Table: {}",
+        args.services,
+        Summary::of(table_times)
+    );
+    let rss_loaded = cluster.rss_kib()?;
+    println!(
+        "RSS with {} services: {:.1} MiB",
+        args.services,
+        rss_loaded as f64 / 1024.0
+    );
+
+    let watch = watch_latency(&client, args.watch_events).await?;
+    println!("watch delivery (write sent to event received): {watch}");
+
+    cluster.stop();
+    let mut cluster2 = BenchCluster::new(&dir)?;
+    cluster2.port = cluster.port;
+    let ready_loaded = cluster2.start().await?;
+    println!(
+        "start-up to /readyz ({} services stored): {:.1} ms",
+        args.services,
+        ms(ready_loaded)
+    );
+    cluster2.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn service(i: usize) -> Service {
+    serde_json::from_value(serde_json::json!({
+        "metadata": {"name": format!("svc-{i}"), "labels": {"app": format!("app-{}", i % 50)}},
+        "spec": {"selector": {"app": format!("app-{}", i % 50)}, "ports": [{"port": 80, "targetPort": 8080}]}
+    }))
+    .expect("static service shape")
+}
+
+/// Runs `n` operations with `concurrency` tasks; returns their latencies.
+async fn concurrent<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<Summary>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<Duration>> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return anyhow::Ok(samples);
+                }
+                samples.push(op(i).await?);
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Summary::of(all))
+}
+
+/// Time from sending a write to the watcher receiving its event (the write's
+/// own round trip included, so this is an upper bound on delivery latency).
+async fn watch_latency(client: &kube::Client, events: usize) -> anyhow::Result<Summary> {
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let list = cms.list(&Default::default()).await?;
+    let rv = list.metadata.resource_version.unwrap_or_default();
+    let mut stream = cms.watch(&WatchParams::default(), &rv).await?.boxed();
+    let mut samples = Vec::with_capacity(events);
+    for i in 0..events {
+        let cm: ConfigMap = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": format!("watch-{i}")}}),
+        )?;
+        let t = Instant::now();
+        cms.create(&PostParams::default(), &cm).await?;
+        loop {
+            match stream.next().await {
+                Some(Ok(WatchEvent::Added(obj)))
+                    if obj.metadata.name.as_deref() == Some(&format!("watch-{i}")) =>
+                {
+                    break
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => anyhow::bail!("watch failed: {e}"),
+                None => anyhow::bail!("watch ended"),
+            }
+        }
+        samples.push(t.elapsed());
+    }
+    Ok(Summary::of(samples))
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("mkube-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
