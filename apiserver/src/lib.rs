@@ -42,13 +42,6 @@ impl ApiServer {
     ) -> anyhow::Result<ApiServer> {
         std::fs::create_dir_all(data_dir)?;
         let store = storage::SledStore::open(&data_dir.join("db"))?;
-        let state = Arc::new(rest::ApiState {
-            store: rest::object_store::ObjectStore {
-                storage: store.clone(),
-            },
-            config: config.clone(),
-        });
-        bootstrap::ensure_system_objects(&state).await?;
         let mut ips = vec![
             config.advertise_address,
             "127.0.0.1".parse()?,
@@ -56,6 +49,14 @@ impl ApiServer {
         ];
         ips.dedup();
         let credentials = tls::load_or_create(data_dir, &ips)?;
+        let state = Arc::new(rest::ApiState {
+            store: rest::object_store::ObjectStore {
+                storage: store.clone(),
+            },
+            config: config.clone(),
+            agent_token: Some(credentials.token.clone()),
+        });
+        bootstrap::ensure_system_objects(&state).await?;
         let readiness = Readiness::default();
         let router = server::router(state.clone(), readiness.clone());
         let addr = SocketAddr::new(config.advertise_address, config.port);

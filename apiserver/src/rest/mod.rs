@@ -1,8 +1,10 @@
 //! The kubectl-compatible REST surface: one generic handler for every resource.
 
+pub mod binding;
 pub mod codec;
 pub mod delete;
 pub mod meta;
+pub mod node_proxy;
 pub mod object_store;
 pub mod patch_apply;
 pub mod protobuf;
@@ -34,6 +36,8 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 pub struct ApiState {
     pub store: ObjectStore,
     pub config: ApiConfig,
+    /// Credentials the API server presents to node agents.
+    pub agent_token: Option<String>,
 }
 
 pub type SharedState = Arc<ApiState>;
