@@ -20,6 +20,8 @@ pub struct DeleteOptions {
     pub propagation: Option<String>,
     pub uid: Option<String>,
     pub resource_version: Option<String>,
+    /// `dryRun: ["All"]` in the body (client-go sends it there, not in the query).
+    pub dry_run: bool,
 }
 
 impl DeleteOptions {
@@ -42,6 +44,21 @@ impl DeleteOptions {
                 && opts.propagation.is_none()
             {
                 opts.propagation = Some("Orphan".into());
+            }
+            match v
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .map(|a| a.as_slice())
+            {
+                None => {}
+                Some([]) => {}
+                Some([d]) if d.as_str() == Some("All") => opts.dry_run = true,
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid dryRun value: {}: supported values: \"All\"",
+                        Value::Array(other.to_vec())
+                    )))
+                }
             }
             opts.uid = v
                 .pointer("/preconditions/uid")
@@ -73,7 +90,8 @@ pub async fn delete(
     format: Format,
 ) -> ApiResult<Response> {
     let opts = DeleteOptions::parse(q, body)?;
-    let out = delete_one(st, ri, ri.name(), &opts, q.dry_run()?).await?;
+    let dry_run = q.dry_run()? || opts.dry_run;
+    let out = delete_one(st, ri, ri.name(), &opts, dry_run).await?;
     let format = match format {
         Format::Table(_) => Format::Json,
         f => f,
@@ -245,7 +263,7 @@ pub async fn delete_collection(
 ) -> ApiResult<Response> {
     let opts = DeleteOptions::parse(q, body)?;
     let sel = Selection::from_query(ri.def, q)?;
-    let dry_run = q.dry_run()?;
+    let dry_run = q.dry_run()? || opts.dry_run;
     let items = select_all(&st.store, ri, &sel).await?;
     let mut deleted = Vec::new();
     for obj in items {
