@@ -55,6 +55,7 @@ impl ApiServer {
             },
             config: config.clone(),
             agent_token: Some(credentials.token.clone()),
+            allocators: Default::default(),
         });
         bootstrap::ensure_system_objects(&state).await?;
         let readiness = Readiness::default();

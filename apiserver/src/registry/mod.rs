@@ -7,7 +7,7 @@ pub mod resources;
 mod strategy;
 
 pub use catalog::{catalog, Catalog};
-pub use strategy::{Ctx, DefaultStrategy, Strategy};
+pub use strategy::{Ctx, DefaultStrategy, Pending, Strategy, WriteOp};
 
 /// How object names of a resource are validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,40 @@
 use crate::validation::field_error::FieldError;
 use serde_json::Value;
 
-/// Context a strategy may need (cluster configuration).
+/// Context a strategy may need (cluster configuration, shared allocators).
 pub struct Ctx<'a> {
     pub config: &'a crate::config::ApiConfig,
+    pub allocators: &'a crate::registry::resources::service::Allocators,
+}
+
+/// A write about to be stored, as a strategy's `begin_write` sees it.
+pub enum WriteOp<'a> {
+    Create(&'a mut Value),
+    Update {
+        old: &'a Value,
+        new: &'a mut Value,
+    },
+    /// The object is being removed from storage.
+    Delete(&'a Value),
+}
+
+/// What a strategy adds to a write: keys stored in the same transaction, and
+/// what to do with in-memory state once the write commits or fails (the
+/// equivalent of kube-apiserver's BeginCreate/BeginUpdate transactions).
+#[derive(Default)]
+pub struct Pending {
+    pub side_effects: crate::rest::object_store::SideEffects,
+    pub on_commit: Vec<Box<dyn FnOnce() + Send>>,
+    pub on_abort: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl Pending {
+    pub fn commit(self) {
+        self.on_commit.into_iter().for_each(|f| f());
+    }
+    pub fn abort(self) {
+        self.on_abort.into_iter().for_each(|f| f());
+    }
 }
 
 pub trait Strategy: Send + Sync + 'static {
@@ -21,6 +52,12 @@ pub trait Strategy: Send + Sync + 'static {
     /// Validation on update, beyond object metadata.
     fn validate_update(&self, new: &Value, _old: &Value, ctx: &Ctx) -> Vec<FieldError> {
         self.validate_create(new, ctx)
+    }
+
+    /// Prepares a write: may set fields (allocations) and add keys to its
+    /// transaction. Errors are returned to the client.
+    fn begin_write(&self, _op: WriteOp<'_>, _ctx: &Ctx) -> crate::rest::status::ApiResult<Pending> {
+        Ok(Pending::default())
     }
 
     /// Value of a resource-specific field-selector label (`spec.nodeName`, ...).

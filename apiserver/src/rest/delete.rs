@@ -8,7 +8,8 @@ use super::read::select_all;
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
-use super::ApiState;
+use super::{ApiState, StoreWrite};
+use crate::registry::WriteOp;
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -135,6 +136,7 @@ pub async fn delete_one(
         if dry_run {
             return Ok(next.unwrap_or(current));
         }
+        let ctx = st.ctx();
         let result = match next {
             // Still finalizing (or graceful): record deletionTimestamp and keep the object.
             Some(marked) => {
@@ -143,8 +145,8 @@ pub async fn delete_one(
                     .await
             }
             None => {
-                st.store
-                    .delete(def, &current, rv, SideEffects::default())
+                let pending = def.strategy.begin_write(WriteOp::Delete(&current), &ctx)?;
+                st.store_write(def, pending, StoreWrite::Delete(&current, rv))
                     .await
             }
         };

@@ -38,11 +38,41 @@ pub struct ApiState {
     pub config: ApiConfig,
     /// Credentials the API server presents to node agents.
     pub agent_token: Option<String>,
+    /// ClusterIP and NodePort allocators (an index over the allocation keys).
+    pub allocators: crate::registry::resources::service::Allocators,
 }
 
 pub type SharedState = Arc<ApiState>;
 
 impl ApiState {
+    pub fn ctx(&self) -> crate::registry::Ctx<'_> {
+        crate::registry::Ctx {
+            config: &self.config,
+            allocators: &self.allocators,
+        }
+    }
+
+    /// Stores a write with the strategy's side effects in one transaction,
+    /// running the strategy's commit or abort actions after.
+    pub async fn store_write(
+        &self,
+        def: &'static ResourceDef,
+        pending: crate::registry::Pending,
+        write: StoreWrite<'_>,
+    ) -> ApiResult<Value> {
+        let side = pending.side_effects.clone();
+        let result = match write {
+            StoreWrite::Create(obj) => self.store.create(def, obj, side).await,
+            StoreWrite::Update(obj, rev) => self.store.update(def, obj, rev, side).await,
+            StoreWrite::Delete(obj, rev) => self.store.delete(def, obj, rev, side).await,
+        };
+        match &result {
+            Ok(_) => pending.commit(),
+            Err(_) => pending.abort(),
+        }
+        result
+    }
+
     /// New objects may not land in a missing or terminating namespace.
     pub async fn check_namespace_open(&self, def: &ResourceDef, obj: &Value) -> ApiResult<()> {
         if !def.namespaced {
@@ -66,6 +96,13 @@ impl ApiState {
         }
         Ok(())
     }
+}
+
+/// The storage operation of a write.
+pub enum StoreWrite<'a> {
+    Create(&'a Value),
+    Update(&'a Value, u64),
+    Delete(&'a Value, u64),
 }
 
 /// Entry point for every `/api/...` and `/apis/...` resource request.

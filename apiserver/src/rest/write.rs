@@ -5,14 +5,15 @@ use super::codec::{content_type, decode_body, respond, Format};
 use super::meta::{
     self, bump_generation, check_namespace, check_type_meta, keep_server_fields, meta_str,
 };
-use super::object_store::{resource_version, SideEffects};
+use super::object_store::resource_version;
 use super::patch_apply::{apply_patch, PatchKind};
 use super::read::render_one;
 use super::request::{Query, RequestInfo};
 use super::status::{ApiError, ApiResult};
 use super::typed::{normalize, FieldValidation};
 use super::ApiState;
-use crate::registry::{Ctx, ResourceDef};
+use super::StoreWrite;
+use crate::registry::{ResourceDef, WriteOp};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
@@ -71,7 +72,7 @@ pub async fn create_object(
         // Status is written by controllers through the status subresource.
         obj.as_object_mut().map(|m| m.remove("status"));
     }
-    let ctx = Ctx { config: &st.config };
+    let ctx = st.ctx();
     def.strategy.default(&mut obj, &ctx);
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let mut errs = meta::validate_meta(def, &obj);
@@ -83,7 +84,8 @@ pub async fn create_object(
     if q.dry_run()? {
         return Ok(obj);
     }
-    st.store.create(def, &obj, SideEffects::default()).await
+    let pending = def.strategy.begin_write(WriteOp::Create(&mut obj), &ctx)?;
+    st.store_write(def, pending, StoreWrite::Create(&obj)).await
 }
 
 /// PUT: replace the object (or its status/scale/finalizers).
@@ -272,7 +274,7 @@ pub async fn guaranteed_update(
     mutate: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Value> {
     let def = ri.def;
-    let ctx = Ctx { config: &st.config };
+    let ctx = st.ctx();
     for _ in 0..MAX_RETRIES {
         let current = st
             .store
@@ -319,17 +321,22 @@ pub async fn guaranteed_update(
             return Ok(new);
         }
         // An object being deleted goes once its last finalizer is removed.
-        if super::delete::ready_to_go(&new) {
-            return st
-                .store
-                .delete(def, &new, current_rv, SideEffects::default())
-                .await;
-        }
-        match st
-            .store
-            .update(def, &new, current_rv, SideEffects::default())
-            .await
-        {
+        let result = if super::delete::ready_to_go(&new) {
+            let pending = def.strategy.begin_write(WriteOp::Delete(&new), &ctx)?;
+            st.store_write(def, pending, StoreWrite::Delete(&new, current_rv))
+                .await
+        } else {
+            let pending = def.strategy.begin_write(
+                WriteOp::Update {
+                    old: &current,
+                    new: &mut new,
+                },
+                &ctx,
+            )?;
+            st.store_write(def, pending, StoreWrite::Update(&new, current_rv))
+                .await
+        };
+        match result {
             Err(e) if e.reason == "Conflict" && precondition.is_none() => continue,
             other => return other,
         }
