@@ -74,9 +74,48 @@ pub struct ServerArgs {
 pub struct UpArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Return once the cluster is ready, leaving it running in the background.
     #[arg(long)]
     pub detach: bool,
+}
+
+/// The node part of the cluster (agent and service proxy).
+#[derive(Args, Clone)]
+pub struct NodeArgs {
+    /// Name of the node this process runs (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// The node's address (InternalIP); NodePorts listen here by default.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub node_ip: std::net::IpAddr,
+    /// Addresses NodePorts listen on (default: the node IP).
+    #[arg(long, value_delimiter = ',')]
+    pub nodeport_addresses: Vec<std::net::IpAddr>,
+    /// How Service traffic is forwarded.
+    #[arg(long, default_value = "userspace")]
+    pub proxy_mode: nodeagent::proxy::ProxyMode,
+}
+
+impl NodeArgs {
+    pub fn node_name(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_lowercase())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "mkube".to_string())
+        })
+    }
+
+    pub fn nodeport_addresses(&self) -> Vec<std::net::IpAddr> {
+        if self.nodeport_addresses.is_empty() {
+            vec![self.node_ip]
+        } else {
+            self.nodeport_addresses.clone()
+        }
+    }
 }
 
 pub mod ipnet_arg {
@@ -102,6 +141,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apiserver(args) => up::run(
             UpArgs {
                 server: args,
+                node: NodeArgs {
+                    node_name: None,
+                    node_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+                    nodeport_addresses: Vec::new(),
+                    proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
+                },
                 detach: false,
             },
             false,

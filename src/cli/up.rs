@@ -46,11 +46,24 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             let _ = stop_serving.wait_for(|s| *s).await;
         })
         .await?;
+        // Handles of in-process components; dropping them stops them.
+        let mut components: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
         if whole_cluster {
             // In-process components reach the API through the router as a
             // tower service: the same REST API, no socket.
             let client = kube::Client::new(server.router.clone(), "default");
             check_in_process_client(&client).await?;
+            let proxy = nodeagent::proxy::start(
+                client.clone(),
+                nodeagent::proxy::ProxyOptions {
+                    node_name: args.node.node_name(),
+                    nodeport_addresses: args.node.nodeport_addresses(),
+                    mode: args.node.proxy_mode,
+                },
+            )
+            .await
+            .context("starting the service proxy")?;
+            components.push(Box::new(proxy));
         }
         server.readiness.set_ready();
         println!(
@@ -61,6 +74,7 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
         );
         wait_for_signal().await;
         tracing::info!("shutting down");
+        drop(components);
         let _ = stop_tx.send(true);
         // A stuck component must not keep the process from exiting.
         match tokio::time::timeout(std::time::Duration::from_secs(10), server.close()).await {
