@@ -31,5 +31,89 @@ pub async fn ensure_system_objects(st: &ApiState) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("creating namespace {ns}: {}", e.message),
         }
     }
+    ensure_kubernetes_service(st).await
+}
+
+/// The `kubernetes` Service in `default` on the first ClusterIP, with
+/// Endpoints and an EndpointSlice pointing at this API server (what
+/// kube-apiserver's endpoint reconciler maintains).
+async fn ensure_kubernetes_service(st: &ApiState) -> anyhow::Result<()> {
+    let cat = catalog();
+    let lookup = |g: &str, r: &str| {
+        cat.lookup(g, "v1", r)
+            .ok_or_else(|| anyhow::anyhow!("{r} not served"))
+    };
+    let (svc_def, ep_def, slice_def) = (
+        lookup("", "services")?,
+        lookup("", "endpoints")?,
+        lookup("discovery.k8s.io", "endpointslices")?,
+    );
+    let cidr = st
+        .config
+        .service_cidrs
+        .first()
+        .copied()
+        .ok_or_else(|| anyhow::anyhow!("no service CIDR"))?;
+    let first_ip = crate::registry::resources::service_alloc::nth_ip(&cidr, 0).to_string();
+    let (addr, port) = (st.config.advertise_address.to_string(), st.config.port);
+    let labels = json!({"component": "apiserver", "provider": "kubernetes"});
+    let objects = [
+        (
+            svc_def,
+            json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": labels},
+            "spec": {"type": "ClusterIP", "clusterIP": first_ip, "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}),
+        ),
+        (
+            ep_def,
+            json!({"apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": addr}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}]}),
+        ),
+        (
+            slice_def,
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": if addr.contains(':') { "IPv6" } else { "IPv4" },
+            "endpoints": [{"addresses": [addr], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}),
+        ),
+    ];
+    for (def, obj) in objects {
+        let name = "kubernetes";
+        if let Some(existing) = st
+            .store
+            .try_get(def, Some("default"), name)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?
+        {
+            // The API server's port may differ from the last run: refresh the endpoints.
+            if def.kind != "Service" && existing.get("subsets") != obj.get("subsets")
+                || def.kind == "EndpointSlice" && existing.get("ports") != obj.get("ports")
+            {
+                let rv = crate::rest::object_store::resource_version(&existing)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let mut updated = existing.clone();
+                for k in ["subsets", "endpoints", "ports"] {
+                    if let Some(v) = obj.get(k) {
+                        updated[k] = v.clone();
+                    }
+                }
+                st.store
+                    .update(def, &updated, rv, Default::default())
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+            }
+            continue;
+        }
+        match create_object(st, def, Some("default"), obj, &Query::default()).await {
+            Ok(_) => {}
+            Err(e) if e.reason == "AlreadyExists" => {}
+            Err(e) => anyhow::bail!("creating {} kubernetes: {}", def.kind, e.message),
+        }
+    }
     Ok(())
 }

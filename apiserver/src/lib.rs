@@ -57,6 +57,7 @@ impl ApiServer {
             agent_token: Some(credentials.token.clone()),
             allocators: Default::default(),
         });
+        state.allocators.rebuild(&state.store.storage).await?;
         bootstrap::ensure_system_objects(&state).await?;
         let readiness = Readiness::default();
         let router = server::router(state.clone(), readiness.clone());

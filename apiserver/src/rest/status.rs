@@ -133,6 +133,17 @@ impl ApiError {
         }
     }
 
+    /// Invalid for a core-group kind (the resource is its lower-case plural).
+    pub fn invalid_fields(kind: &'static str, name: &str, errs: Vec<FieldError>) -> Self {
+        let resource = format!("{}s", kind.to_ascii_lowercase());
+        let target = Target {
+            group: "",
+            resource: &resource,
+            kind,
+        };
+        Self::invalid(target, name, &errs)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
     }

@@ -9,6 +9,7 @@ pub mod pod_template;
 pub mod replicaset;
 pub mod secret;
 pub mod service;
+pub mod service_alloc;
 
 use serde_json::Value;
 
