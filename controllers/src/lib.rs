@@ -1,1 +1,3 @@
-pub fn placeholder() {}
+//! Controllers that run against the API, on kube-rs.
+
+pub mod load_balancer;

@@ -7,9 +7,12 @@
 //! Environment:
 //! - `KUBECTL`: kubectl binary to use instead of the cached download.
 //! - `MKUBE_BIN`: mkube binary to test. Without it the harness runs
-//!   `cargo build --bin mkube` (same profile as the tests) once per test
-//!   process, because `cargo test` itself does not build the binary of a
-//!   package without integration tests, and a stale binary would test old code.
+//!   `cargo build --workspace --bin mkube --tests` (same profile as the
+//!   tests) once per test process, because `cargo test` itself does not
+//!   build the binary of a package without integration tests, and a stale
+//!   binary would test old code. Cargo has released its build lock by the
+//!   time tests run, and the artifacts are those `cargo test` just built,
+//!   so this only links the binary.
 //! - `MKUBE_E2E_NO_BUILD=1`: do not run cargo; use `target/release/mkube`
 //!   (or `target/debug/mkube`) as it is.
 //! - `MKUBE_E2E_KEEP=1`: keep the data dirs of the clusters (they are kept
@@ -230,10 +233,12 @@ for member, name in (("kubectl/kubectl", "kubectl"), ("helm/helm", "helm")):
 /// The mkube binary under test.
 ///
 /// `$MKUBE_BIN` if set. Otherwise, unless `MKUBE_E2E_NO_BUILD` is set, runs
-/// `cargo build [--release] --bin mkube` in the workspace once per process
-/// (the profile follows the test build's), so the suite never tests a stale
-/// binary: `cargo test` does not build the `mkube` binary by itself. Then
-/// `target/release/mkube`, falling back to `target/debug/mkube`.
+/// `cargo build [--release] --workspace --bin mkube --tests` in the workspace
+/// once per process (the profile follows the test build's), so the suite
+/// never tests a stale binary: `cargo test` does not build the `mkube`
+/// binary by itself (a package's binary is built for tests only when that
+/// package has integration tests). With `MKUBE_E2E_NO_BUILD`, or outside
+/// the project, `target/release/mkube`, falling back to `target/debug/mkube`.
 pub fn mkube_bin() -> PathBuf {
     if let Some(b) = std::env::var_os("MKUBE_BIN").filter(|b| !b.is_empty()) {
         let b = PathBuf::from(b);
@@ -489,7 +494,7 @@ impl Cluster {
             cluster.port = free_port();
             match cluster.try_start() {
                 Ok(()) => return cluster,
-                Err(log) if attempt < 3 && port_in_use(&log) => continue,
+                Err(log) if attempt < 3 && port_in_use(&log, cluster.port) => continue,
                 Err(log) => cluster.fail_start(&log),
             }
         }
@@ -508,7 +513,7 @@ impl Cluster {
             match self.try_start() {
                 Ok(()) => return,
                 // The old process's socket may linger for a moment.
-                Err(log) if port_in_use(&log) && Instant::now() < deadline => {
+                Err(log) if port_in_use(&log, self.port) && Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(200))
                 }
                 Err(log) => self.fail_start(&log),
@@ -620,7 +625,10 @@ impl Cluster {
             }
             if last_probe.elapsed() >= Duration::from_millis(500) && self.kubeconfig().is_file() {
                 last_probe = Instant::now();
-                if self.probe_readyz() {
+                // Only ours if our process is still alive (another server
+                // could hold the port while ours failed to bind it).
+                if self.probe_readyz() && self.child.as_mut().unwrap().try_wait().unwrap().is_none()
+                {
                     return Ok(());
                 }
             }
@@ -964,9 +972,14 @@ impl Drop for Cluster {
     }
 }
 
-fn port_in_use(log: &str) -> bool {
-    let l = log.to_ascii_lowercase();
-    l.contains("address already in use") || l.contains("addrinuse") || l.contains("os error 98")
+/// Whether the log says mkube could not bind its API port (and only that:
+/// other components may log EADDRINUSE for their own addresses).
+fn port_in_use(log: &str, port: u16) -> bool {
+    let port = format!(":{port}");
+    log.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.contains(&port) && (l.contains("address already in use") || l.contains("os error 98"))
+    })
 }
 
 fn collect_args<I, S>(args: I) -> Vec<String>
@@ -1054,6 +1067,24 @@ impl Background {
                         self.stderr()
                     );
                 }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a new stdout line matching `pred`; None if
+    /// none came (the lines read meanwhile stay in [`Background::seen`]).
+    pub fn try_line(&mut self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return Some(line);
+                    }
+                }
+                Err(_) => return None,
             }
         }
     }

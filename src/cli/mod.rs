@@ -96,6 +96,9 @@ pub struct NodeArgs {
     /// How Service traffic is forwarded.
     #[arg(long, default_value = "userspace")]
     pub proxy_mode: nodeagent::proxy::ProxyMode,
+    /// Addresses LoadBalancer Services get (inside 127.0.0.0/8: reachable without root).
+    #[arg(long, default_value = "127.240.0.0/16")]
+    pub lb_ip_range: ipnet_arg::Cidr,
 }
 
 impl NodeArgs {
@@ -146,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     node_ip: std::net::IpAddr::from([127, 0, 0, 1]),
                     nodeport_addresses: Vec::new(),
                     proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
+                    lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                 },
                 detach: false,
             },

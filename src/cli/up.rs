@@ -64,6 +64,11 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the service proxy")?;
             components.push(Box::new(proxy));
+            let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
+            let lb = controllers::load_balancer::start(client.clone(), lb_range)
+                .await
+                .context("starting the load-balancer controller")?;
+            components.push(Box::new(AbortOnDrop(lb)));
         }
         server.readiness.set_ready();
         println!(
@@ -83,6 +88,15 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Stops a spawned task when the cluster stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// A round trip through the in-process client, so readiness is only claimed

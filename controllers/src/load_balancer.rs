@@ -1,0 +1,236 @@
+//! LoadBalancer addresses for `type: LoadBalancer` Services (the role k3s's
+//! ServiceLB or MetalLB plays): an address from `--lb-ip-range` (inside
+//! 127.0.0.0/8 by default, so the proxy can bind it without root) written to
+//! `status.loadBalancer.ingress`, `spec.loadBalancerIP` honoured when free,
+//! released when the Service goes or changes type. Services of another
+//! `loadBalancerClass` are left alone.
+
+use futures::StreamExt;
+use ipnet::IpNet;
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::{reflector, watcher, WatchStreamExt};
+use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The class this controller serves besides the default (unset) one.
+pub const LOAD_BALANCER_CLASS: &str = "mkube.dev/loopback";
+
+/// What a Service's `status.loadBalancer.ingress` should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub namespace: String,
+    pub name: String,
+    /// None: the Service should have no ingress from us.
+    pub ip: Option<IpAddr>,
+}
+
+fn ours(svc: &Service) -> bool {
+    let spec = svc.spec.as_ref();
+    let is_lb = spec.and_then(|s| s.type_.as_deref()) == Some("LoadBalancer");
+    let class = spec.and_then(|s| s.load_balancer_class.as_deref());
+    is_lb && (class.is_none() || class == Some(LOAD_BALANCER_CLASS))
+}
+
+fn current_ip(svc: &Service) -> Option<IpAddr> {
+    svc.status
+        .as_ref()?
+        .load_balancer
+        .as_ref()?
+        .ingress
+        .as_ref()?
+        .first()?
+        .ip
+        .as_deref()?
+        .parse()
+        .ok()
+}
+
+/// Decides every Service's address: keep valid current ones, then honour
+/// requested `loadBalancerIP`s, then hand out the lowest free address.
+pub fn plan(services: &[Service], range: &IpNet) -> Vec<Assignment> {
+    let mut used: HashSet<IpAddr> = HashSet::new();
+    let mut out: BTreeMap<(String, String), Option<IpAddr>> = BTreeMap::new();
+    let key = |s: &Service| {
+        (
+            s.metadata.namespace.clone().unwrap_or_default(),
+            s.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    let requested = |s: &Service| -> Option<IpAddr> {
+        s.spec.as_ref()?.load_balancer_ip.as_deref()?.parse().ok()
+    };
+    // Pass 1: keep what is already assigned and still right.
+    for s in services.iter().filter(|s| ours(s)) {
+        if let Some(ip) =
+            current_ip(s).filter(|ip| range.contains(ip) && requested(s).is_none_or(|r| r == *ip))
+        {
+            if used.insert(ip) {
+                out.insert(key(s), Some(ip));
+            }
+        }
+    }
+    // Pass 2: requested addresses.
+    let pending: Vec<&Service> = services
+        .iter()
+        .filter(|s| ours(s) && !out.contains_key(&key(s)))
+        .collect();
+    for s in pending {
+        if let Some(ip) = requested(s).filter(|ip| range.contains(ip) && !used.contains(ip)) {
+            used.insert(ip);
+            out.insert(key(s), Some(ip));
+        }
+    }
+    // Pass 3: the rest get the lowest free host address (none if requested is unusable or the range is full).
+    let pending: Vec<&Service> = services
+        .iter()
+        .filter(|s| ours(s) && !out.contains_key(&key(s)))
+        .collect();
+    for s in pending {
+        let ip = if requested(s).is_some() {
+            None
+        } else {
+            range.hosts().find(|ip| !used.contains(ip))
+        };
+        if let Some(ip) = ip {
+            used.insert(ip);
+        }
+        out.insert(key(s), ip);
+    }
+    // Services that are no longer ours lose an ingress we gave them.
+    for s in services.iter().filter(|s| !ours(s)) {
+        let class_other = s
+            .spec
+            .as_ref()
+            .and_then(|sp| sp.load_balancer_class.as_deref())
+            .is_some_and(|c| c != LOAD_BALANCER_CLASS);
+        if current_ip(s).is_some_and(|ip| range.contains(&ip)) && !class_other {
+            out.insert(key(s), None);
+        }
+    }
+    out.into_iter()
+        .map(|((namespace, name), ip)| Assignment {
+            namespace,
+            name,
+            ip,
+        })
+        .collect()
+}
+
+/// Runs the controller until the task is dropped; returns once its cache synced.
+pub async fn start(
+    client: kube::Client,
+    range: IpNet,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let (store, writer) = reflector::store::<Service>();
+    let changed = Arc::new(Notify::new());
+    let notify = changed.clone();
+    let api: Api<Service> = Api::all(client.clone());
+    tokio::spawn(async move {
+        let stream = reflector::reflector(
+            writer,
+            watcher(api, watcher::Config::default()).default_backoff(),
+        );
+        futures::pin_mut!(stream);
+        while stream.next().await.is_some() {
+            notify.notify_one();
+        }
+    });
+    store.wait_until_ready().await?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let services: Vec<Service> = store.state().iter().map(|s| (**s).clone()).collect();
+            for a in plan(&services, &range) {
+                let svc = services.iter().find(|s| {
+                    s.metadata.namespace.as_deref() == Some(a.namespace.as_str())
+                        && s.metadata.name.as_deref() == Some(a.name.as_str())
+                });
+                if svc.map(current_ip) == Some(a.ip) {
+                    continue;
+                }
+                if let Err(e) = write_status(&client, &a).await {
+                    tracing::warn!(service = %format!("{}/{}", a.namespace, a.name), error = %e, "updating load balancer status failed");
+                }
+            }
+            tokio::select! {
+                _ = changed.notified() => {}
+                // Retry failed writes now and then even without changes.
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            }
+        }
+    }))
+}
+
+async fn write_status(client: &kube::Client, a: &Assignment) -> anyhow::Result<()> {
+    let api: Api<Service> = Api::namespaced(client.clone(), &a.namespace);
+    let ingress = match a.ip {
+        Some(ip) => serde_json::json!([{"ip": ip.to_string(), "ipMode": "VIP"}]),
+        None => serde_json::json!(null),
+    };
+    let patch = serde_json::json!({"status": {"loadBalancer": {"ingress": ingress}}});
+    api.patch_status(&a.name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(name: &str, spec: serde_json::Value, status: serde_json::Value) -> Service {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default"}, "spec": spec, "status": status})).unwrap()
+    }
+
+    #[test]
+    fn assigns_keeps_honours_and_releases() {
+        let range: IpNet = "127.240.0.0/29".parse().unwrap();
+        let services = vec![
+            svc(
+                "kept",
+                json!({"type": "LoadBalancer"}),
+                json!({"loadBalancer": {"ingress": [{"ip": "127.240.0.3"}]}}),
+            ),
+            svc(
+                "asks",
+                json!({"type": "LoadBalancer", "loadBalancerIP": "127.240.0.1"}),
+                json!({}),
+            ),
+            svc("new", json!({"type": "LoadBalancer"}), json!({})),
+            svc(
+                "other-class",
+                json!({"type": "LoadBalancer", "loadBalancerClass": "example.com/lb"}),
+                json!({}),
+            ),
+            svc(
+                "was-lb",
+                json!({"type": "ClusterIP"}),
+                json!({"loadBalancer": {"ingress": [{"ip": "127.240.0.5"}]}}),
+            ),
+        ];
+        let plan = plan(&services, &range);
+        let ip_of = |n: &str| plan.iter().find(|a| a.name == n).map(|a| a.ip);
+        assert_eq!(ip_of("kept"), Some(Some("127.240.0.3".parse().unwrap())));
+        assert_eq!(ip_of("asks"), Some(Some("127.240.0.1".parse().unwrap())));
+        assert_eq!(ip_of("new"), Some(Some("127.240.0.2".parse().unwrap())));
+        assert_eq!(ip_of("other-class"), None, "another class is left alone");
+        assert_eq!(
+            ip_of("was-lb"),
+            Some(None),
+            "type change releases the address"
+        );
+    }
+
+    #[test]
+    fn full_range_leaves_pending() {
+        let range: IpNet = "127.240.0.0/30".parse().unwrap();
+        let services: Vec<Service> = (0..3)
+            .map(|i| svc(&format!("s{i}"), json!({"type": "LoadBalancer"}), json!({})))
+            .collect();
+        let plan = plan(&services, &range);
+        assert_eq!(plan.iter().filter(|a| a.ip.is_some()).count(), 2);
+    }
+}
