@@ -501,6 +501,29 @@ impl Cluster {
         unreachable!()
     }
 
+    /// Address ranges of this cluster's own, derived from its port, so that
+    /// clusters running side by side never bind the same Service, node or
+    /// pod addresses. Flags the test passes itself win.
+    pub fn isolation_args(&self) -> Vec<String> {
+        let n = self.port % 250 + 1;
+        let defaults = [
+            ("--service-cidr", format!("127.96.{n}.0/24")),
+            ("--lb-ip-range", format!("127.240.{n}.0/24")),
+            ("--cluster-cidr", format!("127.{}.0.0/16", 128 + n % 100)),
+            ("--node-ip", format!("127.1.{n}.1")),
+        ];
+        defaults
+            .into_iter()
+            .filter(|(flag, _)| !self.extra_args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}="))))
+            .flat_map(|(flag, value)| [flag.to_string(), value])
+            .collect()
+    }
+
+    /// The node IP this cluster's node uses (NodePorts listen there).
+    pub fn node_ip(&self) -> String {
+        format!("127.1.{}.1", self.port % 250 + 1)
+    }
+
     /// Starts mkube again on the same data dir and port (after
     /// [`Cluster::stop`] or [`Cluster::kill9`]).
     pub fn start_again(&mut self) {
@@ -599,6 +622,7 @@ impl Cluster {
             .arg(&self.data_dir)
             .arg("--port")
             .arg(self.port.to_string())
+            .args(self.isolation_args())
             .args(&self.extra_args)
             .env_remove("KUBECONFIG")
             .stdin(Stdio::null())

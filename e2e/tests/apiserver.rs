@@ -1307,12 +1307,15 @@ subsets:
     let o = c.kubectl_stdin(["create", "-f", "-"], ep);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "endpoints/ext created\n");
+
+    // Every read of v1 Endpoints carries the deprecation warning (1.33+).
+    let o = c.kubectl(["get", "endpoints", "ext"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(
         text(&o.stderr),
         "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n"
     );
-
-    let out = c.kubectl_ok(["get", "endpoints", "ext"]);
+    let out = text(&o.stdout);
     let t = Table::parse(&out);
     assert_eq!(t.header, ["NAME", "ENDPOINTS", "AGE"], "{out}");
     assert_eq!(
