@@ -1,6 +1,33 @@
-//! Provisional: generic table printer (the full per-resource printers replace this).
-use serde_json::{json, Value};
+//! Server-side table printing (`Accept: application/json;as=Table;g=meta.k8s.io;v=v1`).
+//!
+//! Each built-in resource family has its own printer producing the same column
+//! definitions and cell values kube-apiserver produces (the server always
+//! generates the wide variant; `kubectl` hides priority-1 columns itself).
+//! Resources without a dedicated printer get the generic NAME / CREATED AT table.
+//!
+//! Objects are read straight from their stored JSON. Absent or malformed fields
+//! never panic: they read as the Go zero value, except where kube-apiserver's
+//! decode-time defaulting would have filled a value that shows up in a cell
+//! (service type / port protocol, secret type, namespace phase, workload
+//! replicas), in which case that default is used.
 
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+pub mod apps;
+pub mod config;
+pub mod default;
+pub mod duration;
+pub mod endpoints;
+pub mod endpointslices;
+pub mod events;
+pub mod leases;
+pub mod namespaces;
+pub mod nodes;
+pub mod pods;
+pub mod services;
+
+/// One column of a meta.k8s.io/v1 Table.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Column {
@@ -12,41 +39,492 @@ pub struct Column {
     pub priority: i32,
 }
 
+/// Printer for one resource (plural name like "pods", group-independent except events).
 pub trait Printer: Send + Sync {
     fn columns(&self) -> Vec<Column>;
+    /// One row's cells for `obj` (the full JSON object as stored), given the current time.
     fn cells(&self, obj: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value>;
 }
 
-struct DefaultPrinter;
-impl Printer for DefaultPrinter {
-    fn columns(&self) -> Vec<Column> {
-        vec![
-            Column {
-                name: "Name",
-                type_: "string",
-                format: "name",
-                description: "",
-                priority: 0,
-            },
-            Column {
-                name: "Created At",
-                type_: "date",
-                format: "",
-                description: "",
-                priority: 0,
-            },
-        ]
-    }
-    fn cells(&self, obj: &Value, _now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
-        vec![
-            obj.pointer("/metadata/name").cloned().unwrap_or(json!("")),
-            obj.pointer("/metadata/creationTimestamp")
-                .cloned()
-                .unwrap_or(json!("")),
-        ]
+/// The printer for a resource, keyed by (group, resource) e.g. ("", "pods"),
+/// ("apps", "deployments"), ("discovery.k8s.io", "endpointslices"),
+/// ("events.k8s.io", "events"); falls back to the default printer.
+pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
+    match (group, resource) {
+        ("", "pods") => &pods::PodPrinter,
+        ("", "services") => &services::ServicePrinter,
+        ("", "endpoints") => &endpoints::EndpointsPrinter,
+        ("discovery.k8s.io", "endpointslices") => &endpointslices::EndpointSlicePrinter,
+        ("", "nodes") => &nodes::NodePrinter,
+        ("", "namespaces") => &namespaces::NamespacePrinter,
+        ("", "events") | ("events.k8s.io", "events") => &events::EventPrinter,
+        ("", "configmaps") => &config::ConfigMapPrinter,
+        ("", "secrets") => &config::SecretPrinter,
+        ("", "serviceaccounts") => &config::ServiceAccountPrinter,
+        ("coordination.k8s.io", "leases") => &leases::LeasePrinter,
+        ("apps", "deployments") | ("extensions", "deployments") => &apps::DeploymentPrinter,
+        ("apps", "replicasets") | ("extensions", "replicasets") => &apps::ReplicaSetPrinter,
+        _ => &default::DefaultPrinter,
     }
 }
 
-pub fn printer_for(_group: &str, _resource: &str) -> &'static dyn Printer {
-    &DefaultPrinter
+// ---------------------------------------------------------------------------
+// Column helpers and shared descriptions.
+// ---------------------------------------------------------------------------
+
+/// ObjectMeta.name documentation (the NAME column of every table).
+pub(crate) const NAME_DESC: &str = "Name of the object.";
+
+/// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns).
+pub(crate) const CREATED_DESC: &str = "Time since the object was created.";
+
+pub(crate) const CONTAINERS_DESC: &str = "Container names of the pod template.";
+pub(crate) const IMAGES_DESC: &str = "Container images of the pod template.";
+
+/// A normal (priority 0) column.
+pub(crate) const fn col(
+    name: &'static str,
+    type_: &'static str,
+    description: &'static str,
+) -> Column {
+    Column {
+        name,
+        type_,
+        format: "",
+        description,
+        priority: 0,
+    }
+}
+
+/// A `-o wide` (priority 1) column.
+pub(crate) const fn wide(
+    name: &'static str,
+    type_: &'static str,
+    description: &'static str,
+) -> Column {
+    Column {
+        name,
+        type_,
+        format: "",
+        description,
+        priority: 1,
+    }
+}
+
+/// The leading NAME column.
+pub(crate) const fn name_col() -> Column {
+    Column {
+        name: "Name",
+        type_: "string",
+        format: "name",
+        description: NAME_DESC,
+        priority: 0,
+    }
+}
+
+/// The AGE column.
+pub(crate) const fn age_col() -> Column {
+    col("Age", "string", CREATED_DESC)
+}
+
+// ---------------------------------------------------------------------------
+// Tolerant JSON accessors: a missing or mistyped field reads as the zero value.
+// ---------------------------------------------------------------------------
+
+/// The value at a JSON pointer, treating `null` as absent.
+pub(crate) fn get<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    v.pointer(ptr).filter(|x| !x.is_null())
+}
+
+/// The object at `ptr` if present (Go: a non-nil pointer to a struct).
+pub(crate) fn get_obj<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    v.pointer(ptr).filter(|x| x.is_object())
+}
+
+/// The string at `ptr`, or "".
+pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
+    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+}
+
+/// A JSON number as an integer, truncating fractions and saturating.
+pub(crate) fn as_int(v: &Value) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    if v.as_u64().is_some() {
+        return Some(i64::MAX);
+    }
+    v.as_f64().map(|f| f as i64)
+}
+
+/// The integer at `ptr`, or 0.
+pub(crate) fn int_at(v: &Value, ptr: &str) -> i64 {
+    v.pointer(ptr).and_then(as_int).unwrap_or(0)
+}
+
+/// The integer at `ptr` if present (Go: a non-nil *int32).
+pub(crate) fn opt_int_at(v: &Value, ptr: &str) -> Option<i64> {
+    v.pointer(ptr).and_then(as_int)
+}
+
+/// The boolean at `ptr`, or false.
+pub(crate) fn bool_at(v: &Value, ptr: &str) -> bool {
+    v.pointer(ptr).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The array at `ptr`, or an empty slice.
+pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
+    v.pointer(ptr)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// The number of entries of the map at `ptr` (0 when absent).
+pub(crate) fn map_len(v: &Value, ptr: &str) -> usize {
+    v.pointer(ptr)
+        .and_then(Value::as_object)
+        .map_or(0, |m| m.len())
+}
+
+/// `metadata.name` as a cell.
+pub(crate) fn name_cell(obj: &Value) -> Value {
+    Value::from(str_at(obj, "/metadata/name"))
+}
+
+/// Whether `metadata.deletionTimestamp` is set.
+pub(crate) fn is_deleting(obj: &Value) -> bool {
+    get(obj, "/metadata/deletionTimestamp").is_some()
+}
+
+// ---------------------------------------------------------------------------
+// Time.
+// ---------------------------------------------------------------------------
+
+/// Parses a metav1.Time / MicroTime string. `None` stands for Go's zero time
+/// (absent, null, unparsable, or 0001-01-01T00:00:00Z).
+pub(crate) fn parse_time(v: Option<&Value>) -> Option<DateTime<Utc>> {
+    let s = v?.as_str()?;
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    if t == go_zero_time() {
+        return None;
+    }
+    Some(t)
+}
+
+/// The timestamp at `ptr` (see [`parse_time`]).
+pub(crate) fn time_at(v: &Value, ptr: &str) -> Option<DateTime<Utc>> {
+    parse_time(v.pointer(ptr))
+}
+
+/// Go's `time.Time{}` in UTC: 0001-01-01T00:00:00Z.
+pub(crate) fn go_zero_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Elapsed time since `t` in kubectl's human form, `<unknown>` for the zero time.
+pub(crate) fn since(t: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match t {
+        None => "<unknown>".to_string(),
+        Some(t) => duration::human_duration(now.signed_duration_since(t)),
+    }
+}
+
+/// The AGE cell: elapsed time since `metadata.creationTimestamp`.
+pub(crate) fn age_cell(obj: &Value, now: DateTime<Utc>) -> Value {
+    Value::from(since(time_at(obj, "/metadata/creationTimestamp"), now))
+}
+
+// ---------------------------------------------------------------------------
+// Labels and selectors.
+// ---------------------------------------------------------------------------
+
+/// Renders a label map as sorted `k=v` pairs joined by ",", or "" when empty.
+pub(crate) fn labels_string(map: Option<&Value>) -> String {
+    let mut pairs: Vec<String> = map
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{}={}", k, v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    pairs.join(",")
+}
+
+/// Like [`labels_string`] but `<none>` when empty.
+pub(crate) fn format_labels(map: Option<&Value>) -> String {
+    let s = labels_string(map);
+    if s.is_empty() {
+        "<none>".to_string()
+    } else {
+        s
+    }
+}
+
+/// Renders a metav1.LabelSelector the way its labels.Selector prints:
+/// requirements sorted by key, e.g. `app=web,tier in (a,b),!legacy`.
+/// A missing or empty selector renders as "". `Err` when the selector would
+/// not convert (bad operator, bad key or value, wrong number of values).
+pub(crate) fn selector_string(sel: Option<&Value>) -> Result<String, ()> {
+    let sel = match sel {
+        None => return Ok(String::new()),
+        Some(v) if v.is_null() => return Ok(String::new()),
+        Some(v) => v,
+    };
+    // (key, rendered requirement)
+    let mut reqs: Vec<(String, String)> = Vec::new();
+    if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            let v = v.as_str().unwrap_or("");
+            if !is_label_key(k) || !is_label_value(v) {
+                return Err(());
+            }
+            reqs.push((k.clone(), format!("{}={}", k, v)));
+        }
+    }
+    for expr in sel
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        let key = str_at(expr, "/key");
+        let op = str_at(expr, "/operator");
+        let values: Vec<&str> = arr_at(expr, "/values")
+            .iter()
+            .map(|v| v.as_str().unwrap_or(""))
+            .collect();
+        if !is_label_key(key) || values.iter().any(|v| !is_label_value(v)) {
+            return Err(());
+        }
+        let rendered = match op {
+            "In" | "NotIn" => {
+                if values.is_empty() {
+                    return Err(());
+                }
+                let word = if op == "In" { "in" } else { "notin" };
+                let joined = if values.len() == 1 {
+                    values[0].to_string()
+                } else {
+                    let mut sorted = values.clone();
+                    sorted.sort_unstable();
+                    sorted.join(",")
+                };
+                format!("{} {} ({})", key, word, joined)
+            }
+            "Exists" => {
+                if !values.is_empty() {
+                    return Err(());
+                }
+                key.to_string()
+            }
+            "DoesNotExist" => {
+                if !values.is_empty() {
+                    return Err(());
+                }
+                format!("!{}", key)
+            }
+            _ => return Err(()),
+        };
+        reqs.push((key.to_string(), rendered));
+    }
+    // Stable sort by key: requirements sharing a key keep their order.
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(reqs
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// metav1.FormatLabelSelector: `<none>` when empty, `<error>` when invalid.
+pub(crate) fn format_label_selector(sel: Option<&Value>) -> String {
+    match selector_string(sel) {
+        Err(()) => "<error>".to_string(),
+        Ok(s) if s.is_empty() => "<none>".to_string(),
+        Ok(s) => s,
+    }
+}
+
+fn is_label_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > 63 {
+        return false;
+    }
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    alnum(b[0])
+        && alnum(b[b.len() - 1])
+        && b.iter()
+            .all(|&c| alnum(c) || c == b'-' || c == b'_' || c == b'.')
+}
+
+fn is_dns1123_subdomain(s: &str) -> bool {
+    if s.is_empty() || s.len() > 253 {
+        return false;
+    }
+    s.split('.').all(|label| {
+        let b = label.as_bytes();
+        let ok = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty() && ok(b[0]) && ok(b[b.len() - 1]) && b.iter().all(|&c| ok(c) || c == b'-')
+    })
+}
+
+/// A label key: an optional DNS-subdomain prefix and '/', then a name.
+pub(crate) fn is_label_key(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        [name] => is_label_name(name),
+        [prefix, name] => is_dns1123_subdomain(prefix) && is_label_name(name),
+        _ => false,
+    }
+}
+
+/// A label value: empty, or a name-like string of at most 63 characters.
+pub(crate) fn is_label_value(v: &str) -> bool {
+    v.is_empty() || is_label_name(v)
+}
+
+// ---------------------------------------------------------------------------
+// Pod templates.
+// ---------------------------------------------------------------------------
+
+/// Container names and images of a pod template, each comma-joined.
+pub(crate) fn layout_containers(containers: &[Value]) -> (String, String) {
+    let names: Vec<&str> = containers.iter().map(|c| str_at(c, "/name")).collect();
+    let images: Vec<&str> = containers.iter().map(|c| str_at(c, "/image")).collect();
+    (names.join(","), images.join(","))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use chrono::{DateTime, Utc};
+
+    /// The fixed "now" used by the tests.
+    pub fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// An RFC3339 timestamp `secs` seconds before [`now`].
+    pub fn ago(secs: i64) -> String {
+        (now() - chrono::Duration::seconds(secs))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn column_serializes_like_metav1() {
+        let v = serde_json::to_value(name_col()).unwrap();
+        assert_eq!(
+            v,
+            json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESC, "priority": 0})
+        );
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "type", "format", "description", "priority"]);
+    }
+
+    #[test]
+    fn printer_lookup() {
+        let names =
+            |p: &dyn Printer| -> Vec<&'static str> { p.columns().iter().map(|c| c.name).collect() };
+        assert_eq!(names(printer_for("", "pods"))[1], "Ready");
+        assert_eq!(names(printer_for("apps", "deployments"))[2], "Up-to-date");
+        assert_eq!(
+            names(printer_for("events.k8s.io", "events"))[0],
+            "Last Seen"
+        );
+        assert_eq!(names(printer_for("", "events"))[0], "Last Seen");
+        assert_eq!(
+            names(printer_for("discovery.k8s.io", "endpointslices"))[1],
+            "AddressType"
+        );
+        assert_eq!(
+            names(printer_for("coordination.k8s.io", "leases"))[1],
+            "Holder"
+        );
+        assert_eq!(
+            names(printer_for("example.com", "widgets")),
+            ["Name", "Created At"]
+        );
+        // A core plural under another group is not the core printer.
+        assert_eq!(
+            names(printer_for("example.com", "pods")),
+            ["Name", "Created At"]
+        );
+    }
+
+    #[test]
+    fn selectors() {
+        let sel = json!({
+            "matchLabels": {"tier": "web", "app": "nginx"},
+            "matchExpressions": [
+                {"key": "env", "operator": "In", "values": ["prod", "dev"]},
+                {"key": "legacy", "operator": "DoesNotExist"},
+                {"key": "zone", "operator": "NotIn", "values": ["a"]},
+                {"key": "canary", "operator": "Exists"}
+            ]
+        });
+        assert_eq!(
+            selector_string(Some(&sel)).unwrap(),
+            "app=nginx,canary,env in (dev,prod),!legacy,tier=web,zone notin (a)"
+        );
+        assert_eq!(selector_string(None).unwrap(), "");
+        assert_eq!(format_label_selector(Some(&json!({}))), "<none>");
+        assert_eq!(format_label_selector(None), "<none>");
+        let bad = json!({"matchExpressions": [{"key": "a", "operator": "Sometimes"}]});
+        assert_eq!(format_label_selector(Some(&bad)), "<error>");
+        let bad = json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]});
+        assert!(selector_string(Some(&bad)).is_err());
+        let bad = json!({"matchLabels": {"a b": "c"}});
+        assert!(selector_string(Some(&bad)).is_err());
+        let ok = json!({"matchLabels": {"app.kubernetes.io/name": ""}});
+        assert_eq!(
+            selector_string(Some(&ok)).unwrap(),
+            "app.kubernetes.io/name="
+        );
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(format_labels(None), "<none>");
+        assert_eq!(format_labels(Some(&json!({}))), "<none>");
+        assert_eq!(format_labels(Some(&json!({"b": "2", "a": "1"}))), "a=1,b=2");
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(time_at(&json!({"t": "0001-01-01T00:00:00Z"}), "/t"), None);
+        assert_eq!(time_at(&json!({"t": null}), "/t"), None);
+        assert_eq!(time_at(&json!({"t": "garbage"}), "/t"), None);
+        let now = testutil::now();
+        let obj = json!({"metadata": {"creationTimestamp": testutil::ago(310)}});
+        assert_eq!(age_cell(&obj, now), json!("5m10s"));
+        assert_eq!(age_cell(&json!({}), now), json!("<unknown>"));
+        // MicroTime with fractional seconds.
+        let t = json!({"t": "2024-05-01T11:59:00.123456Z"});
+        assert_eq!(since(time_at(&t, "/t"), now), "59s");
+    }
+
+    #[test]
+    fn accessors_never_panic_on_wrong_types() {
+        let v = json!({"a": "x", "b": 3, "c": [1], "d": {"k": 1}, "e": 2.7});
+        assert_eq!(int_at(&v, "/a"), 0);
+        assert_eq!(int_at(&v, "/e"), 2);
+        assert_eq!(str_at(&v, "/b"), "");
+        assert!(arr_at(&v, "/d").is_empty());
+        assert_eq!(map_len(&v, "/c"), 0);
+        assert_eq!(map_len(&v, "/d"), 1);
+        assert!(!bool_at(&v, "/zz"));
+    }
 }
