@@ -107,10 +107,22 @@ pub enum StoreWrite<'a> {
 
 /// Entry point for every `/api/...` and `/apis/...` resource request.
 pub async fn handle(State(st): State<SharedState>, req: Request) -> Response {
-    match dispatch(&st, req).await {
+    let deprecated = deprecation_warning(req.uri().path());
+    let resp = match dispatch(&st, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
+    };
+    match deprecated {
+        Some(w) => write::with_warnings(resp, &[w.to_string()]),
+        None => resp,
     }
+}
+
+/// The warning kube-apiserver attaches to deprecated APIs.
+fn deprecation_warning(path: &str) -> Option<&'static str> {
+    let is_endpoints = path.starts_with("/api/v1/")
+        && (path.ends_with("/endpoints") || path.contains("/endpoints/") || path == "/api/v1/endpoints");
+    is_endpoints.then_some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
 }
 
 async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
