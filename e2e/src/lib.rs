@@ -514,7 +514,12 @@ impl Cluster {
         ];
         defaults
             .into_iter()
-            .filter(|(flag, _)| !self.extra_args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}="))))
+            .filter(|(flag, _)| {
+                !self
+                    .extra_args
+                    .iter()
+                    .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+            })
             .flat_map(|(flag, value)| [flag.to_string(), value])
             .collect()
     }
