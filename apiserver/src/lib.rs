@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod discovery;
+pub mod openapi;
 pub mod registry;
 pub mod rest;
 pub mod server;

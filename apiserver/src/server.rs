@@ -55,6 +55,9 @@ pub fn router(state: SharedState, readiness: Readiness) -> Router {
                 }
             }),
         )
+        .route("/openapi/v2", get(openapi_v2))
+        .route("/openapi/v3", get(openapi_v3_index))
+        .route("/openapi/v3/{*path}", get(openapi_v3_doc))
         .route("/api", get(discovery::core_root))
         .route("/api/v1", get(discovery::core_v1))
         .route("/apis", get(discovery::groups_root))
@@ -64,6 +67,31 @@ pub fn router(state: SharedState, readiness: Readiness) -> Router {
         .route("/apis/{group}/{version}/{*rest}", any(rest::handle))
         .fallback(|| async { ApiError::not_found_path().into_response() })
         .with_state(state)
+}
+
+/// Built on first use and kept: documents are static for a given binary.
+fn openapi() -> &'static crate::openapi::OpenApi {
+    static DOCS: std::sync::OnceLock<crate::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOCS.get_or_init(|| crate::openapi::OpenApi::build(crate::registry::catalog().all()))
+}
+
+fn json_bytes(b: &[u8]) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], b.to_vec()).into_response()
+}
+
+async fn openapi_v2() -> Response {
+    json_bytes(openapi().v2())
+}
+
+async fn openapi_v3_index() -> Response {
+    json_bytes(openapi().v3_index())
+}
+
+async fn openapi_v3_doc(axum::extract::Path(path): axum::extract::Path<String>) -> Response {
+    match openapi().v3_document(&path) {
+        Some(doc) => json_bytes(doc),
+        None => ApiError::not_found_path().into_response(),
+    }
 }
 
 /// The API as served over HTTPS: token authentication in front of [`router`].
