@@ -40,7 +40,7 @@ const fn def(
 }
 
 use crate::registry::resources::{
-    deployment::DeploymentStrategy, event::EventStrategy, namespace::NamespaceStrategy,
+    deployment::DeploymentStrategy, endpoints::EndpointsStrategy, event::EventStrategy, namespace::NamespaceStrategy,
     node::NodeStrategy, pod::PodStrategy, replicaset::ReplicaSetStrategy, secret::SecretStrategy,
     service::ServiceStrategy,
 };
@@ -105,7 +105,7 @@ static RESOURCES: &[ResourceDef] = &[
         &[],
         NameRule::Subdomain,
         true,
-        &DefaultStrategy,
+        &EndpointsStrategy,
     ),
     def(
         "",

@@ -52,6 +52,9 @@ impl FieldError {
             detail: String::new(),
         }
     }
+    pub fn forbidden(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        FieldError { type_: FieldErrorType::Forbidden, field: field.into(), bad_value: None, detail: detail.into() }
+    }
     pub fn reason(&self) -> &'static str {
         match self.type_ {
             FieldErrorType::NotFound => "FieldValueNotFound",

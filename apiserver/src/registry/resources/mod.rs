@@ -1,6 +1,7 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
 pub mod deployment;
+pub mod endpoints;
 pub mod event;
 pub mod namespace;
 pub mod node;

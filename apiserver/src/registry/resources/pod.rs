@@ -39,6 +39,12 @@ impl Strategy for PodStrategy {
         pod_template::validate_pod_spec(obj.get("spec"), "spec")
     }
 
+    fn validate_update(&self, new: &Value, old: &Value, _ctx: &Ctx) -> Vec<FieldError> {
+        let mut errs = pod_template::validate_pod_spec(new.get("spec"), "spec");
+        errs.extend(validate_pod_update(new, old));
+        errs
+    }
+
     fn field(&self, obj: &Value, label: &str) -> Option<String> {
         FIELDS.contains(&label).then(|| field_at_path(obj, label))
     }
@@ -46,4 +52,34 @@ impl Strategy for PodStrategy {
     fn field_labels(&self) -> &'static [&'static str] {
         FIELDS
     }
+}
+
+/// The spec fields a pod update may change (kube-apiserver's ValidatePodUpdate).
+fn mutable_view(spec: Option<&Value>) -> Value {
+    let mut spec = spec.cloned().unwrap_or_else(|| json!({}));
+    for list in ["containers", "initContainers"] {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
+            for c in cs {
+                if let Some(m) = c.as_object_mut() {
+                    m.remove("image");
+                }
+            }
+        }
+    }
+    if let Some(m) = spec.as_object_mut() {
+        for f in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "nodeName"] {
+            m.remove(f);
+        }
+    }
+    spec
+}
+
+pub(crate) fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
+    if mutable_view(new.get("spec")) == mutable_view(old.get("spec")) {
+        return Vec::new();
+    }
+    vec![FieldError::forbidden(
+        "spec",
+        "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+    )]
 }

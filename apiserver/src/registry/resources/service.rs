@@ -12,6 +12,10 @@ pub use super::service_alloc::Allocators;
 pub struct ServiceStrategy;
 
 impl Strategy for ServiceStrategy {
+    fn default(&self, obj: &mut Value, ctx: &Ctx) {
+        set_defaults(obj, ctx);
+    }
+
     fn begin_write(&self, op: WriteOp<'_>, ctx: &Ctx) -> ApiResult<Pending> {
         let mut r = Reservation::default();
         match op {
@@ -24,6 +28,50 @@ impl Strategy for ServiceStrategy {
             WriteOp::Delete(old) => release_unused(ctx.allocators, old, &json!({}), &mut r),
         }
         Ok(pending(ctx.allocators.clone(), r))
+    }
+}
+
+/// kube-apiserver's Service defaults (SetDefaults_Service plus the registry's
+/// IP family defaulting for a single-stack cluster).
+fn set_defaults(obj: &mut Value, ctx: &Ctx) {
+    use super::default_field;
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else { return };
+    default_field(spec, "type", json!("ClusterIP"));
+    let t = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    default_field(spec, "sessionAffinity", json!("None"));
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
+        default_field(spec, "sessionAffinityConfig", json!({"clientIP": {"timeoutSeconds": 10800}}));
+        if let Some(cip) = spec.pointer_mut("/sessionAffinityConfig/clientIP") {
+            default_field(cip, "timeoutSeconds", json!(10800));
+        }
+    }
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            default_field(p, "protocol", json!("TCP"));
+            if p.get("targetPort").is_none_or(|v| v.is_null() || v == &json!(0) || v == &json!("")) {
+                if let Some(port) = p.get("port").cloned() {
+                    p["targetPort"] = port;
+                }
+            }
+        }
+    }
+    if t != "ExternalName" {
+        default_field(spec, "internalTrafficPolicy", json!("Cluster"));
+        let family = match ctx.config.service_cidrs.first() {
+            Some(ipnet::IpNet::V6(_)) => "IPv6",
+            _ => "IPv4",
+        };
+        default_field(spec, "ipFamilyPolicy", json!("SingleStack"));
+        default_field(spec, "ipFamilies", json!([family]));
+    }
+    if matches!(t.as_str(), "NodePort" | "LoadBalancer") {
+        default_field(spec, "externalTrafficPolicy", json!("Cluster"));
+    } else if let Some(m) = spec.as_object_mut() {
+        // Only meaningful for external traffic; kube-apiserver clears it otherwise.
+        m.remove("externalTrafficPolicy");
+    }
+    if t == "LoadBalancer" {
+        default_field(spec, "allocateLoadBalancerNodePorts", json!(true));
     }
 }
 
