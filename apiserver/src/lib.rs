@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod openapi;
 pub mod registry;
 pub mod rest;
+pub mod selectors;
 pub mod server;
 pub mod storage;
 pub mod table;

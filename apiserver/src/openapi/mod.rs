@@ -45,12 +45,28 @@ fn query_param(name: &str, description: &str, type_: &str) -> Value {
 
 fn write_params(patch: bool) -> Vec<Value> {
     let mut p = vec![
-        query_param("dryRun", "When present, indicates that modifications should not be persisted.", "string"),
-        query_param("fieldManager", "Name of the actor making the change.", "string"),
-        query_param("fieldValidation", "How the server treats unknown and duplicate fields: Ignore, Warn or Strict.", "string"),
+        query_param(
+            "dryRun",
+            "When present, indicates that modifications should not be persisted.",
+            "string",
+        ),
+        query_param(
+            "fieldManager",
+            "Name of the actor making the change.",
+            "string",
+        ),
+        query_param(
+            "fieldValidation",
+            "How the server treats unknown and duplicate fields: Ignore, Warn or Strict.",
+            "string",
+        ),
     ];
     if patch {
-        p.push(query_param("force", "Force apply requests, taking over conflicting fields.", "boolean"));
+        p.push(query_param(
+            "force",
+            "Force apply requests, taking over conflicting fields.",
+            "boolean",
+        ));
     }
     p
 }
@@ -59,12 +75,33 @@ fn list_params() -> Vec<Value> {
     ["allowWatchBookmarks", "watch", "sendInitialEvents"]
         .iter()
         .map(|n| query_param(n, "List/watch option.", "boolean"))
-        .chain(["continue", "fieldSelector", "labelSelector", "resourceVersion", "resourceVersionMatch"].iter().map(|n| query_param(n, "List/watch option.", "string")))
-        .chain(["limit", "timeoutSeconds"].iter().map(|n| query_param(n, "List/watch option.", "integer")))
+        .chain(
+            [
+                "continue",
+                "fieldSelector",
+                "labelSelector",
+                "resourceVersion",
+                "resourceVersionMatch",
+            ]
+            .iter()
+            .map(|n| query_param(n, "List/watch option.", "string")),
+        )
+        .chain(
+            ["limit", "timeoutSeconds"]
+                .iter()
+                .map(|n| query_param(n, "List/watch option.", "integer")),
+        )
         .collect()
 }
 
-fn operation(def: &ResourceDef, action: &str, id: &str, params: Vec<Value>, body: Option<&str>, ref_prefix: &str) -> Value {
+fn operation(
+    def: &ResourceDef,
+    action: &str,
+    id: &str,
+    params: Vec<Value>,
+    body: Option<&str>,
+    ref_prefix: &str,
+) -> Value {
     let schema_ref = json!({"$ref": format!("{ref_prefix}{}", schema_name(def))});
     let mut op = json!({
         "operationId": id,
@@ -83,7 +120,11 @@ fn operation(def: &ResourceDef, action: &str, id: &str, params: Vec<Value>, body
 /// Paths of one resource (collection and item), namespaced or not.
 fn resource_paths(def: &ResourceDef, ref_prefix: &str) -> Vec<(String, Value)> {
     let base = format!("/{}", gv_path(def));
-    let scope = if def.namespaced { "/namespaces/{namespace}" } else { "" };
+    let scope = if def.namespaced {
+        "/namespaces/{namespace}"
+    } else {
+        ""
+    };
     let collection = format!("{base}{scope}/{}", def.plural);
     let item = format!("{collection}/{{name}}");
     let kind = def.kind;
@@ -106,7 +147,11 @@ fn resource_paths(def: &ResourceDef, ref_prefix: &str) -> Vec<(String, Value)> {
             }),
         ),
     ];
-    for sub in def.subresources.iter().filter(|s| matches!(**s, "status" | "scale")) {
+    for sub in def
+        .subresources
+        .iter()
+        .filter(|s| matches!(**s, "status" | "scale"))
+    {
         out.push((
             format!("{collection}/{{name}}/{sub}"),
             json!({
@@ -152,10 +197,14 @@ impl OpenApi {
             });
             let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
             let hash = format!("{:016X}", fnv64(&bytes));
-            index.insert(gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}));
+            index.insert(
+                gv.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}),
+            );
             v3_docs.insert(gv.clone(), bytes);
         }
-        let v3_index = Bytes::from(serde_json::to_vec(&json!({"paths": index})).unwrap_or_default());
+        let v3_index =
+            Bytes::from(serde_json::to_vec(&json!({"paths": index})).unwrap_or_default());
         let mut v2_paths = Map::new();
         let mut v2_defs = Map::new();
         for d in resources {
@@ -170,7 +219,11 @@ impl OpenApi {
             "paths": v2_paths,
             "definitions": v2_defs,
         });
-        OpenApi { v2: Bytes::from(serde_json::to_vec(&v2).unwrap_or_default()), v3_index, v3_docs }
+        OpenApi {
+            v2: Bytes::from(serde_json::to_vec(&v2).unwrap_or_default()),
+            v3_index,
+            v3_docs,
+        }
     }
 
     pub fn v2(&self) -> &Bytes {
@@ -188,5 +241,7 @@ impl OpenApi {
 
 /// FNV-1a, for the cache-busting `hash` of each document.
 fn fnv64(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
 }

@@ -40,9 +40,9 @@ const fn def(
 }
 
 use crate::registry::resources::{
-    deployment::DeploymentStrategy, endpoints::EndpointsStrategy, event::EventStrategy, namespace::NamespaceStrategy,
-    node::NodeStrategy, pod::PodStrategy, replicaset::ReplicaSetStrategy, secret::SecretStrategy,
-    service::ServiceStrategy,
+    deployment::DeploymentStrategy, endpoints::EndpointsStrategy, event::EventStrategy,
+    namespace::NamespaceStrategy, node::NodeStrategy, pod::PodStrategy,
+    replicaset::ReplicaSetStrategy, secret::SecretStrategy, service::ServiceStrategy,
 };
 
 static RESOURCES: &[ResourceDef] = &[

@@ -4,6 +4,7 @@
 
 mod catalog;
 pub mod resources;
+pub mod service;
 mod strategy;
 
 pub use catalog::{catalog, Catalog};

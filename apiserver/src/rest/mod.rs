@@ -121,8 +121,11 @@ pub async fn handle(State(st): State<SharedState>, req: Request) -> Response {
 /// The warning kube-apiserver attaches to deprecated APIs.
 fn deprecation_warning(path: &str) -> Option<&'static str> {
     let is_endpoints = path.starts_with("/api/v1/")
-        && (path.ends_with("/endpoints") || path.contains("/endpoints/") || path == "/api/v1/endpoints");
-    is_endpoints.then_some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
+        && (path.ends_with("/endpoints")
+            || path.contains("/endpoints/")
+            || path == "/api/v1/endpoints");
+    is_endpoints
+        .then_some("v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice")
 }
 
 async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {

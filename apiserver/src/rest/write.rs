@@ -76,15 +76,23 @@ pub async fn create_object(
     def.strategy.default(&mut obj, &ctx);
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let mut errs = meta::validate_meta(def, &obj);
-    errs.extend(def.strategy.validate_create(&obj, &ctx));
     if !errs.is_empty() {
         return Err(ApiError::invalid(def.target(), &name, &errs));
     }
+    let dry_run = q.dry_run()?;
     st.check_namespace_open(def, &obj).await?;
-    if q.dry_run()? {
+    // Allocation comes before validation, as kube-apiserver's BeginCreate
+    // precedes its validation: the validated object carries its ClusterIPs.
+    let pending = def.strategy.begin_write(WriteOp::Create(&mut obj), &ctx)?;
+    errs.extend(def.strategy.validate_create(&obj, &ctx));
+    if !errs.is_empty() {
+        pending.abort();
+        return Err(ApiError::invalid(def.target(), &name, &errs));
+    }
+    if dry_run {
+        pending.abort();
         return Ok(obj);
     }
-    let pending = def.strategy.begin_write(WriteOp::Create(&mut obj), &ctx)?;
     st.store_write(def, pending, StoreWrite::Create(&obj)).await
 }
 
@@ -312,27 +320,37 @@ pub async fn guaranteed_update(
         }
         def.strategy.default(&mut new, &ctx);
         bump_generation(&mut new, &current);
-        let mut errs = meta::validate_meta(def, &new);
-        errs.extend(def.strategy.validate_update(&new, &current, &ctx));
-        if !errs.is_empty() {
-            return Err(ApiError::invalid(def.target(), ri.name(), &errs));
+        let meta_errs = meta::validate_meta(def, &new);
+        if !meta_errs.is_empty() {
+            return Err(ApiError::invalid(def.target(), ri.name(), &meta_errs));
         }
-        if q.dry_run()? {
-            return Ok(new);
-        }
+        let dry_run = q.dry_run()?;
         // An object being deleted goes once its last finalizer is removed.
-        let result = if super::delete::ready_to_go(&new) {
-            let pending = def.strategy.begin_write(WriteOp::Delete(&new), &ctx)?;
-            st.store_write(def, pending, StoreWrite::Delete(&new, current_rv))
-                .await
+        let going = super::delete::ready_to_go(&new);
+        let pending = if going {
+            def.strategy.begin_write(WriteOp::Delete(&new), &ctx)?
         } else {
-            let pending = def.strategy.begin_write(
+            def.strategy.begin_write(
                 WriteOp::Update {
                     old: &current,
                     new: &mut new,
                 },
                 &ctx,
-            )?;
+            )?
+        };
+        let errs = def.strategy.validate_update(&new, &current, &ctx);
+        if !errs.is_empty() {
+            pending.abort();
+            return Err(ApiError::invalid(def.target(), ri.name(), &errs));
+        }
+        if dry_run {
+            pending.abort();
+            return Ok(new);
+        }
+        let result = if going {
+            st.store_write(def, pending, StoreWrite::Delete(&new, current_rv))
+                .await
+        } else {
             st.store_write(def, pending, StoreWrite::Update(&new, current_rv))
                 .await
         };

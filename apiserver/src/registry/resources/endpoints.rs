@@ -9,10 +9,18 @@ pub struct EndpointsStrategy;
 impl Strategy for EndpointsStrategy {
     fn validate_create(&self, obj: &Value, _ctx: &Ctx) -> Vec<FieldError> {
         let mut errs = Vec::new();
-        let subsets = obj.get("subsets").and_then(Value::as_array).cloned().unwrap_or_default();
+        let subsets = obj
+            .get("subsets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (i, subset) in subsets.iter().enumerate() {
             for list in ["addresses", "notReadyAddresses"] {
-                let addrs = subset.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+                let addrs = subset
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for (j, a) in addrs.iter().enumerate() {
                     let ip = a.get("ip").and_then(Value::as_str).unwrap_or_default();
                     if ip.parse::<std::net::IpAddr>().is_err() {
@@ -24,7 +32,11 @@ impl Strategy for EndpointsStrategy {
                     }
                 }
             }
-            let ports = subset.get("ports").and_then(Value::as_array).cloned().unwrap_or_default();
+            let ports = subset
+                .get("ports")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for (j, p) in ports.iter().enumerate() {
                 let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
                 if !(1..=65535).contains(&port) {

@@ -67,7 +67,12 @@ fn mutable_view(spec: Option<&Value>) -> Value {
         }
     }
     if let Some(m) = spec.as_object_mut() {
-        for f in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "nodeName"] {
+        for f in [
+            "activeDeadlineSeconds",
+            "tolerations",
+            "terminationGracePeriodSeconds",
+            "nodeName",
+        ] {
             m.remove(f);
         }
     }

@@ -13,7 +13,9 @@ fn merge_string_data(obj: &mut Value) {
     let Some(string_data) = obj.as_object_mut().and_then(|m| m.remove("stringData")) else {
         return;
     };
-    let Some(entries) = string_data.as_object() else { return };
+    let Some(entries) = string_data.as_object() else {
+        return;
+    };
     if !obj.get("data").is_some_and(Value::is_object) {
         obj["data"] = json!({});
     }

@@ -2,8 +2,10 @@
 //! to the Service's own write transaction.
 
 use super::service_alloc::{Allocators as Index, Reservation};
+use crate::registry::service::validation;
 use crate::registry::{Ctx, Pending, Strategy, WriteOp};
 use crate::rest::status::ApiResult;
+use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
 use std::net::IpAddr;
 
@@ -14,6 +16,14 @@ pub struct ServiceStrategy;
 impl Strategy for ServiceStrategy {
     fn default(&self, obj: &mut Value, ctx: &Ctx) {
         set_defaults(obj, ctx);
+    }
+
+    fn validate_create(&self, obj: &Value, ctx: &Ctx) -> Vec<FieldError> {
+        validation::validate_service(obj, &service_config(ctx))
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value, ctx: &Ctx) -> Vec<FieldError> {
+        validation::validate_service_update(new, old, &service_config(ctx))
     }
 
     fn begin_write(&self, op: WriteOp<'_>, ctx: &Ctx) -> ApiResult<Pending> {
@@ -35,12 +45,22 @@ impl Strategy for ServiceStrategy {
 /// IP family defaulting for a single-stack cluster).
 fn set_defaults(obj: &mut Value, ctx: &Ctx) {
     use super::default_field;
-    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else { return };
+    let Some(spec) = obj.get_mut("spec").filter(|s| s.is_object()) else {
+        return;
+    };
     default_field(spec, "type", json!("ClusterIP"));
-    let t = spec.get("type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let t = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
     default_field(spec, "sessionAffinity", json!("None"));
     if spec.get("sessionAffinity").and_then(Value::as_str) == Some("ClientIP") {
-        default_field(spec, "sessionAffinityConfig", json!({"clientIP": {"timeoutSeconds": 10800}}));
+        default_field(
+            spec,
+            "sessionAffinityConfig",
+            json!({"clientIP": {"timeoutSeconds": 10800}}),
+        );
         if let Some(cip) = spec.pointer_mut("/sessionAffinityConfig/clientIP") {
             default_field(cip, "timeoutSeconds", json!(10800));
         }
@@ -48,7 +68,9 @@ fn set_defaults(obj: &mut Value, ctx: &Ctx) {
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             default_field(p, "protocol", json!("TCP"));
-            if p.get("targetPort").is_none_or(|v| v.is_null() || v == &json!(0) || v == &json!("")) {
+            if p.get("targetPort")
+                .is_none_or(|v| v.is_null() || v == &json!(0) || v == &json!(""))
+            {
                 if let Some(port) = p.get("port").cloned() {
                     p["targetPort"] = port;
                 }
@@ -72,6 +94,13 @@ fn set_defaults(obj: &mut Value, ctx: &Ctx) {
     }
     if t == "LoadBalancer" {
         default_field(spec, "allocateLoadBalancerNodePorts", json!(true));
+    }
+}
+
+fn service_config(ctx: &Ctx) -> crate::registry::service::ServiceConfig {
+    crate::registry::service::ServiceConfig {
+        service_cidrs: ctx.config.service_cidrs.clone(),
+        node_port_range: ctx.config.node_port_range.clone(),
     }
 }
 
