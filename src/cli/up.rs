@@ -69,6 +69,10 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
                 .await
                 .context("starting the load-balancer controller")?;
             components.push(Box::new(AbortOnDrop(lb)));
+            let namespaces = controllers::namespace_lifecycle::start(client.clone())
+                .await
+                .context("starting the namespace controller")?;
+            components.push(Box::new(AbortOnDrop(namespaces)));
         }
         server.readiness.set_ready();
         println!(

@@ -60,6 +60,11 @@ pub trait Strategy: Send + Sync + 'static {
         Ok(Pending::default())
     }
 
+    /// Refuses deletions the API forbids (e.g. the system namespaces).
+    fn check_delete(&self, _obj: &Value) -> crate::rest::status::ApiResult<()> {
+        Ok(())
+    }
+
     /// Value of a resource-specific field-selector label (`spec.nodeName`, ...).
     fn field(&self, _obj: &Value, _label: &str) -> Option<String> {
         None

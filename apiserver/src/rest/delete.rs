@@ -132,6 +132,7 @@ pub async fn delete_one(
                 )));
             }
         }
+        def.strategy.check_delete(&current)?;
         let next = plan_deletion(def.kind, &current, opts);
         if dry_run {
             return Ok(next.unwrap_or(current));

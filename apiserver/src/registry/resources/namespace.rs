@@ -28,6 +28,24 @@ impl Strategy for NamespaceStrategy {
         }
     }
 
+    fn check_delete(&self, obj: &Value) -> crate::rest::status::ApiResult<()> {
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if matches!(name, "default" | "kube-system" | "kube-public") {
+            let def = crate::registry::catalog()
+                .lookup("", "v1", "namespaces")
+                .ok_or_else(|| crate::rest::status::ApiError::internal("namespaces not served"))?;
+            return Err(crate::rest::status::ApiError::forbidden(
+                def.target(),
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
+        Ok(())
+    }
+
     fn field(&self, obj: &Value, label: &str) -> Option<String> {
         (label == "status.phase").then(|| super::field_at_path(obj, label))
     }
