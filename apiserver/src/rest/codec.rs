@@ -37,17 +37,16 @@ pub fn negotiate(headers: &HeaderMap, include: Option<&str>) -> ApiResult<Format
         let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
         let param = |k: &str| params.iter().find(|(pk, _)| *pk == k).map(|(_, v)| *v);
         match (media, param("as")) {
-            ("application/json", Some("Table")) | ("application/yaml", Some("Table")) => {
+            ("application/json", Some("Table")) | ("application/yaml", Some("Table"))
                 if matches!(param("v"), Some("v1") | Some("v1beta1"))
-                    && param("g") == Some("meta.k8s.io")
-                {
-                    let inc = match include {
-                        Some("None") => IncludeObject::None,
-                        Some("Object") => IncludeObject::Object,
-                        _ => IncludeObject::Metadata,
-                    };
-                    return Ok(Format::Table(inc));
-                }
+                    && param("g") == Some("meta.k8s.io") =>
+            {
+                let inc = match include {
+                    Some("None") => IncludeObject::None,
+                    Some("Object") => IncludeObject::Object,
+                    _ => IncludeObject::Metadata,
+                };
+                return Ok(Format::Table(inc));
             }
             ("application/json", None) | ("*/*", None) | ("application/*", None) => {
                 return Ok(Format::Json)

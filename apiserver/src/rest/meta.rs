@@ -180,31 +180,18 @@ pub fn bump_generation(new: &mut Value, old: &Value) {
     meta_mut(new).insert("generation".into(), json!(gen));
 }
 
-/// Validates name, generateName, namespace, labels and annotations.
+/// Validates name, generateName, namespace, labels and annotations
+/// (kube-apiserver's ValidateObjectMeta).
 pub fn validate_meta(def: &ResourceDef, obj: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    let name = meta_str(obj, "name").unwrap_or_default();
-    let generate = meta_str(obj, "generateName").unwrap_or_default();
-    if name.is_empty() {
-        if generate.is_empty() {
-            errs.push(FieldError::required(
-                "metadata.name",
-                "name or generateName is required",
-            ));
-        }
-    } else {
-        for msg in name_errors(def.name_rule, name) {
-            errs.push(FieldError::invalid("metadata.name", name, msg));
-        }
-    }
-    if def.namespaced {
-        let ns = meta_str(obj, "namespace").unwrap_or_default();
-        for msg in names::is_dns1123_label(ns) {
-            errs.push(FieldError::invalid("metadata.namespace", ns, msg));
-        }
-    }
-    errs.extend(validate_labels(obj));
-    errs
+    let empty = json!({});
+    let meta = obj.get("metadata").unwrap_or(&empty);
+    let rule: fn(&str) -> Vec<String> = match def.name_rule {
+        NameRule::Subdomain => names::is_dns1123_subdomain,
+        NameRule::Label => names::is_dns1123_label,
+        NameRule::Dns1035 => names::is_dns1035_label,
+        NameRule::PathSegment => path_segment_errors,
+    };
+    names::validate_object_meta(meta, def.namespaced, rule, "metadata")
 }
 
 pub fn name_errors(rule: NameRule, name: &str) -> Vec<String> {
@@ -226,29 +213,4 @@ fn path_segment_errors(name: &str) -> Vec<String> {
         .filter(|bad| name.contains(*bad))
         .map(|bad| format!("may not contain '{bad}'"))
         .collect()
-}
-
-fn validate_labels(obj: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    let Some(labels) = obj.pointer("/metadata/labels").and_then(Value::as_object) else {
-        return errs;
-    };
-    for (k, v) in labels {
-        for msg in names::is_qualified_name(k) {
-            errs.push(FieldError::invalid("metadata.labels", k.as_str(), msg));
-        }
-        match v.as_str() {
-            Some(s) => {
-                for msg in names::is_valid_label_value(s) {
-                    errs.push(FieldError::invalid(format!("metadata.labels"), s, msg));
-                }
-            }
-            None => errs.push(FieldError::invalid(
-                "metadata.labels",
-                v.clone(),
-                "must be a string",
-            )),
-        }
-    }
-    errs
 }

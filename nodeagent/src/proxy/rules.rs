@@ -227,9 +227,7 @@ pub fn compute(services: &[Service], slices: &[EndpointSlice], node: &NodeView) 
             });
         }
     }
-    rules
-        .frontends
-        .sort_by(|a, b| (a.addr, a.protocol).cmp(&(b.addr, b.protocol)));
+    rules.frontends.sort_by_key(|f| (f.addr, f.protocol));
     rules
 }
 
