@@ -6,6 +6,11 @@ mod cli;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // Builtin images and busybox applets run as `mkube builtin ...` or under
+    // an applet's name; they never reach the command-line parser.
+    if let Some(code) = nodeagent::dispatch_builtin_argv() {
+        return code;
+    }
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

@@ -96,6 +96,9 @@ pub struct NodeArgs {
     /// How Service traffic is forwarded.
     #[arg(long, default_value = "userspace")]
     pub proxy_mode: nodeagent::proxy::ProxyMode,
+    /// YAML/JSON map from image names to host commands, for images that are not builtin.
+    #[arg(long)]
+    pub image_map: Option<std::path::PathBuf>,
     /// Addresses LoadBalancer Services get (inside 127.0.0.0/8: reachable without root).
     #[arg(long, default_value = "127.240.0.0/16")]
     pub lb_ip_range: ipnet_arg::Cidr,
@@ -150,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     nodeport_addresses: Vec::new(),
                     proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
+                    image_map: None,
                 },
                 detach: false,
             },

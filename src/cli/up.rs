@@ -53,6 +53,14 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             // tower service: the same REST API, no socket.
             let client = kube::Client::new(server.router.clone(), "default");
             check_in_process_client(&client).await?;
+            let agent = start_node(&client, &args, &server, &data_dir).await?;
+            components.push(Box::new(agent));
+            let scheduler_client = client.clone();
+            components.push(Box::new(AbortOnDrop(tokio::spawn(async move {
+                if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
+                    tracing::error!(error = %e, "scheduler stopped");
+                }
+            }))));
             let proxy = nodeagent::proxy::start(
                 client.clone(),
                 nodeagent::proxy::ProxyOptions {
@@ -92,6 +100,36 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The node agent for this process's node, on the first /24 of the cluster CIDR.
+async fn start_node(
+    client: &kube::Client,
+    args: &UpArgs,
+    server: &apiserver::ApiServer,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<nodeagent::AgentHandle> {
+    let cluster_cidr: ipnet::IpNet = args
+        .server
+        .cluster_cidr
+        .0
+        .parse()
+        .context("invalid --cluster-cidr")?;
+    let prefix = cluster_cidr.prefix_len().max(24);
+    let pod_cidr = cluster_cidr.subnets(prefix).ok().and_then(|mut s| s.next());
+    nodeagent::start(
+        client.clone(),
+        nodeagent::AgentOptions {
+            node_name: args.node.node_name(),
+            node_ip: args.node.node_ip,
+            data_dir: data_dir.join("node"),
+            image_map: args.node.image_map.clone(),
+            pod_cidr,
+            api_token: server.credentials.token.clone(),
+        },
+    )
+    .await
+    .context("starting the node agent")
 }
 
 /// Stops a spawned task when the cluster stops.

@@ -1,247 +1,280 @@
-//! OpenAPI documents: `/openapi/v3` (index and one document per group
-//! version) and `/openapi/v2`.
+//! OpenAPI documents: `/openapi/v2` (Swagger 2.0), the `/openapi/v3` index
+//! and one OpenAPI 3.0 document per group version (`/openapi/v3/api/v1`,
+//! `/openapi/v3/apis/apps/v1`...).
 //!
-//! The documents describe every served path and operation with the
-//! parameters kube-apiserver documents (notably `fieldValidation` and
-//! `dryRun` on writes), and the `x-kubernetes-group-version-kind` and
-//! `x-kubernetes-action` extensions clients rely on: kubectl decides from the
-//! PATCH operation of a kind whether the server validates fields itself.
+//! Component schemas are generated from k8s-openapi's `schemars::JsonSchema`
+//! implementations (its `schemars` feature), so they carry the upstream names
+//! (`io.k8s.api.core.v1.Service`) and descriptions; [`schemas`] adds the
+//! `x-kubernetes-group-version-kind` extension and the list types. [`paths`]
+//! lays out the operations of every served resource as kube-apiserver does,
+//! with the query parameters clients look for (`fieldValidation`, `dryRun`),
+//! and explains which parts kubectl reads.
+//!
+//! Everything is built once, serialized, and served as bytes: build the
+//! [`OpenApi`] lazily (first request) or at start-up, and keep it.
 
-use crate::registry::ResourceDef;
+mod paths;
+mod schemas;
+
 use bytes::Bytes;
+use schemas::{Components, Format, DELETE_OPTIONS, STATUS, WATCH_EVENT};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
+/// A served resource, as the documents need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResourceInfo {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+    pub namespaced: bool,
+    /// Served subresources: `status`, `scale`, `finalize`, `binding`,
+    /// `eviction`, `token`, `log`, `exec`, `attach`, `portforward`, `proxy`,
+    /// `ephemeralcontainers`, `resize`. Others are left out of the documents.
+    pub subresources: &'static [&'static str],
+}
+
+impl From<&ResourceInfo> for ResourceInfo {
+    fn from(r: &ResourceInfo) -> ResourceInfo {
+        *r
+    }
+}
+
+impl From<&crate::registry::ResourceDef> for ResourceInfo {
+    fn from(d: &crate::registry::ResourceDef) -> ResourceInfo {
+        ResourceInfo {
+            group: d.group,
+            version: d.version,
+            kind: d.kind,
+            plural: d.plural,
+            namespaced: d.namespaced,
+            subresources: d.subresources,
+        }
+    }
+}
+
+/// Group, version and kind, as the `x-kubernetes-group-version-kind`
+/// extension spells them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Gvk {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+}
+
+impl Gvk {
+    fn to_value(self) -> Value {
+        json!({ "group": self.group, "kind": self.kind, "version": self.version })
+    }
+}
+
+/// The documents, serialized once; serving them is a clone of [`Bytes`].
 pub struct OpenApi {
     v2: Bytes,
     v3_index: Bytes,
-    v3_docs: BTreeMap<String, Bytes>,
-}
-
-fn gv_path(def: &ResourceDef) -> String {
-    if def.group.is_empty() {
-        format!("api/{}", def.version)
-    } else {
-        format!("apis/{}/{}", def.group, def.version)
-    }
-}
-
-/// Schema name as kube-apiserver names definitions (`io.k8s.api.core.v1.Service`).
-fn schema_name(def: &ResourceDef) -> String {
-    let pkg = match def.group {
-        "" => "core".to_string(),
-        g => g.split('.').next().unwrap_or(g).to_string(),
-    };
-    format!("io.k8s.api.{pkg}.{}.{}", def.version, def.kind)
-}
-
-fn gvk(def: &ResourceDef) -> Value {
-    json!({"group": def.group, "version": def.version, "kind": def.kind})
-}
-
-fn query_param(name: &str, description: &str, type_: &str) -> Value {
-    json!({"name": name, "in": "query", "description": description, "schema": {"type": type_, "uniqueItems": true}})
-}
-
-fn write_params(patch: bool) -> Vec<Value> {
-    let mut p = vec![
-        query_param(
-            "dryRun",
-            "When present, indicates that modifications should not be persisted.",
-            "string",
-        ),
-        query_param(
-            "fieldManager",
-            "Name of the actor making the change.",
-            "string",
-        ),
-        query_param(
-            "fieldValidation",
-            "How the server treats unknown and duplicate fields: Ignore, Warn or Strict.",
-            "string",
-        ),
-    ];
-    if patch {
-        p.push(query_param(
-            "force",
-            "Force apply requests, taking over conflicting fields.",
-            "boolean",
-        ));
-    }
-    p
-}
-
-fn list_params() -> Vec<Value> {
-    ["allowWatchBookmarks", "watch", "sendInitialEvents"]
-        .iter()
-        .map(|n| query_param(n, "List/watch option.", "boolean"))
-        .chain(
-            [
-                "continue",
-                "fieldSelector",
-                "labelSelector",
-                "resourceVersion",
-                "resourceVersionMatch",
-            ]
-            .iter()
-            .map(|n| query_param(n, "List/watch option.", "string")),
-        )
-        .chain(
-            ["limit", "timeoutSeconds"]
-                .iter()
-                .map(|n| query_param(n, "List/watch option.", "integer")),
-        )
-        .collect()
-}
-
-fn operation(
-    def: &ResourceDef,
-    action: &str,
-    id: &str,
-    params: Vec<Value>,
-    body: Option<&str>,
-    ref_prefix: &str,
-) -> Value {
-    let schema_ref = json!({"$ref": format!("{ref_prefix}{}", schema_name(def))});
-    let mut op = json!({
-        "operationId": id,
-        "tags": [gv_path(def).replace('/', "_")],
-        "parameters": params,
-        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema_ref.clone()}}}},
-        "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": gvk(def),
-    });
-    if let Some(ct) = body {
-        op["requestBody"] = json!({"required": true, "content": {ct: {"schema": schema_ref}}});
-    }
-    op
-}
-
-/// Paths of one resource (collection and item), namespaced or not.
-fn resource_paths(def: &ResourceDef, ref_prefix: &str) -> Vec<(String, Value)> {
-    let base = format!("/{}", gv_path(def));
-    let scope = if def.namespaced {
-        "/namespaces/{namespace}"
-    } else {
-        ""
-    };
-    let collection = format!("{base}{scope}/{}", def.plural);
-    let item = format!("{collection}/{{name}}");
-    let kind = def.kind;
-    let mut out = vec![
-        (
-            collection.clone(),
-            json!({
-                "get": operation(def, "list", &format!("list{kind}"), list_params(), None, ref_prefix),
-                "post": operation(def, "post", &format!("create{kind}"), write_params(false), Some("*/*"), ref_prefix),
-                "delete": operation(def, "deletecollection", &format!("deletecollection{kind}"), list_params(), None, ref_prefix),
-            }),
-        ),
-        (
-            item,
-            json!({
-                "get": operation(def, "get", &format!("read{kind}"), vec![], None, ref_prefix),
-                "put": operation(def, "put", &format!("replace{kind}"), write_params(false), Some("*/*"), ref_prefix),
-                "patch": operation(def, "patch", &format!("patch{kind}"), write_params(true), Some("application/merge-patch+json"), ref_prefix),
-                "delete": operation(def, "delete", &format!("delete{kind}"), write_params(false), None, ref_prefix),
-            }),
-        ),
-    ];
-    for sub in def
-        .subresources
-        .iter()
-        .filter(|s| matches!(**s, "status" | "scale"))
-    {
-        out.push((
-            format!("{collection}/{{name}}/{sub}"),
-            json!({
-                "get": operation(def, "get", &format!("read{kind}{sub}"), vec![], None, ref_prefix),
-                "put": operation(def, "put", &format!("replace{kind}{sub}"), write_params(false), Some("*/*"), ref_prefix),
-                "patch": operation(def, "patch", &format!("patch{kind}{sub}"), write_params(true), Some("application/merge-patch+json"), ref_prefix),
-            }),
-        ));
-    }
-    out
-}
-
-/// A permissive object schema carrying the GVK, for each kind.
-fn kind_schema(def: &ResourceDef) -> Value {
-    json!({
-        "type": "object",
-        "description": format!("{} ({}).", def.kind, def.api_version()),
-        "x-kubernetes-preserve-unknown-fields": true,
-        "x-kubernetes-group-version-kind": [gvk(def)],
-    })
+    /// Group-version path (`api/v1`, `apis/apps/v1`) -> (document, hash).
+    v3_docs: BTreeMap<String, (Bytes, String)>,
 }
 
 impl OpenApi {
-    pub fn build(resources: &[ResourceDef]) -> OpenApi {
-        let mut by_gv: BTreeMap<String, Vec<&ResourceDef>> = BTreeMap::new();
-        for d in resources {
-            by_gv.entry(gv_path(d)).or_default().push(d);
-        }
-        let mut v3_docs = BTreeMap::new();
-        let mut index = Map::new();
-        for (gv, defs) in &by_gv {
-            let mut paths = Map::new();
-            let mut schemas = Map::new();
-            for d in defs {
-                paths.extend(resource_paths(d, "#/components/schemas/"));
-                schemas.insert(schema_name(d), kind_schema(d));
-            }
-            let doc = json!({
-                "openapi": "3.0.0",
-                "info": {"title": "mkube", "version": format!("v{}.{}", crate::discovery::VERSION_MAJOR, crate::discovery::VERSION_MINOR)},
-                "paths": paths,
-                "components": {"schemas": schemas},
-            });
-            let bytes = Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
-            let hash = format!("{:016X}", fnv64(&bytes));
-            index.insert(
-                gv.clone(),
-                json!({"serverRelativeURL": format!("/openapi/v3/{gv}?hash={hash}")}),
-            );
-            v3_docs.insert(gv.clone(), bytes);
-        }
-        let v3_index =
-            Bytes::from(serde_json::to_vec(&json!({"paths": index})).unwrap_or_default());
-        let mut v2_paths = Map::new();
-        let mut v2_defs = Map::new();
-        for d in resources {
-            for (p, ops) in resource_paths(d, "#/definitions/") {
-                v2_paths.insert(p, ops);
-            }
-            v2_defs.insert(schema_name(d), kind_schema(d));
-        }
-        let v2 = json!({
-            "swagger": "2.0",
-            "info": {"title": "mkube", "version": format!("v{}.{}", crate::discovery::VERSION_MAJOR, crate::discovery::VERSION_MINOR)},
-            "paths": v2_paths,
-            "definitions": v2_defs,
-        });
-        OpenApi {
-            v2: Bytes::from(serde_json::to_vec(&v2).unwrap_or_default()),
-            v3_index,
-            v3_docs,
-        }
+    /// Builds every document for `resources` (a slice of [`ResourceInfo`],
+    /// or of the registry's resource definitions).
+    pub fn build<'a, R>(resources: &'a [R]) -> OpenApi
+    where
+        &'a R: Into<ResourceInfo>,
+    {
+        let resources: Vec<ResourceInfo> = resources.iter().map(Into::into).collect();
+        build(&resources)
     }
 
+    /// `/openapi/v2`: Swagger 2.0, every group version in one document.
     pub fn v2(&self) -> &Bytes {
         &self.v2
     }
 
+    /// `/openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}`.
     pub fn v3_index(&self) -> &[u8] {
         &self.v3_index
     }
 
+    /// `/openapi/v3/<path>` with `path` like `api/v1` or `apis/apps/v1`
+    /// (surrounding slashes ignored); `None` for an unknown group version.
     pub fn v3_document(&self, path: &str) -> Option<&[u8]> {
-        self.v3_docs.get(path.trim_matches('/')).map(|b| b.as_ref())
+        self.v3_docs
+            .get(path.trim_matches('/'))
+            .map(|(doc, _)| doc.as_ref())
+    }
+
+    /// The `hash` the index advertises for a document, for an `ETag`: a
+    /// request whose `hash` query parameter equals it may be answered with
+    /// `Cache-Control: public, immutable`, as kube-apiserver does.
+    pub fn v3_hash(&self, path: &str) -> Option<&str> {
+        self.v3_docs
+            .get(path.trim_matches('/'))
+            .map(|(_, hash)| hash.as_str())
     }
 }
 
-/// FNV-1a, for the cache-busting `hash` of each document.
-fn fnv64(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+/// Group versions in the order their first resource appears.
+fn group_versions(
+    resources: &[ResourceInfo],
+) -> Vec<(&'static str, &'static str, Vec<ResourceInfo>)> {
+    let mut out: Vec<(&str, &str, Vec<ResourceInfo>)> = Vec::new();
+    for r in resources {
+        match out
+            .iter_mut()
+            .find(|(g, v, _)| *g == r.group && *v == r.version)
+        {
+            Some((_, _, list)) => list.push(*r),
+            None => out.push((r.group, r.version, vec![*r])),
+        }
+    }
+    out
+}
+
+fn gv_key(group: &str, version: &str) -> String {
+    paths::gv_base(group, version)
+        .trim_start_matches('/')
+        .to_string()
+}
+
+/// `Status`, `DeleteOptions` and `WatchEvent` carry the kinds they are in
+/// kube-apiserver's documents: core/v1, and the document's group versions.
+fn tag_meta_kinds(c: &mut Components, gvs: &[(&'static str, &'static str)]) {
+    c.tag_meta(
+        STATUS,
+        Gvk {
+            group: "",
+            version: "v1",
+            kind: "Status",
+        },
+    );
+    for (schema, kind) in [
+        (DELETE_OPTIONS, "DeleteOptions"),
+        (WATCH_EVENT, "WatchEvent"),
+    ] {
+        c.tag_meta(
+            schema,
+            Gvk {
+                group: "",
+                version: "v1",
+                kind,
+            },
+        );
+        for &(group, version) in gvs {
+            c.tag_meta(
+                schema,
+                Gvk {
+                    group,
+                    version,
+                    kind,
+                },
+            );
+        }
+    }
+}
+
+fn info() -> Value {
+    json!({ "title": "Kubernetes", "version": "unversioned" })
+}
+
+fn bearer_token() -> Value {
+    json!({
+        "BearerToken": {
+            "description": "Bearer Token authentication",
+            "type": "apiKey",
+            "name": "authorization",
+            "in": "header",
+        }
     })
 }
+
+fn v3_document(group: &'static str, version: &'static str, resources: &[ResourceInfo]) -> Value {
+    let mut c = Components::new(Format::V3);
+    let tag = paths::tag(group, version);
+    let mut items = vec![paths::gv_root(group, version, &mut c)];
+    for r in resources {
+        items.extend(paths::resource_paths(r, &mut c));
+    }
+    let paths: BTreeMap<String, Value> = items
+        .iter()
+        .map(|i| (i.path.clone(), i.render(Format::V3, &tag)))
+        .collect();
+    tag_meta_kinds(&mut c, &[(group, version)]);
+    json!({
+        "openapi": "3.0.0",
+        "info": info(),
+        "paths": paths.into_iter().collect::<Map<String, Value>>(),
+        "components": { "schemas": c.finish(), "securitySchemes": bearer_token() },
+        "security": [{ "BearerToken": [] }],
+    })
+}
+
+fn v2_document(gvs: &[(&'static str, &'static str, Vec<ResourceInfo>)]) -> Value {
+    let mut c = Components::new(Format::V2);
+    let mut paths = BTreeMap::new();
+    for (group, version, resources) in gvs {
+        let tag = paths::tag(group, version);
+        let mut items = vec![paths::gv_root(group, version, &mut c)];
+        for r in resources {
+            items.extend(paths::resource_paths(r, &mut c));
+        }
+        for i in items {
+            paths.insert(i.path.clone(), i.render(Format::V2, &tag));
+        }
+    }
+    let pairs: Vec<(&'static str, &'static str)> = gvs.iter().map(|(g, v, _)| (*g, *v)).collect();
+    tag_meta_kinds(&mut c, &pairs);
+    json!({
+        "swagger": "2.0",
+        "info": info(),
+        "paths": paths.into_iter().collect::<Map<String, Value>>(),
+        "definitions": c.finish(),
+        "securityDefinitions": bearer_token(),
+        "security": [{ "BearerToken": [] }],
+    })
+}
+
+fn to_bytes(doc: &Value) -> Bytes {
+    // Serializing a `Value` cannot fail (string keys only).
+    Bytes::from(serde_json::to_vec(doc).unwrap_or_default())
+}
+
+fn build(resources: &[ResourceInfo]) -> OpenApi {
+    let gvs = group_versions(resources);
+    let mut v3_docs = BTreeMap::new();
+    let mut index = Map::new();
+    for (group, version, list) in &gvs {
+        let key = gv_key(group, version);
+        let bytes = to_bytes(&v3_document(group, version, list));
+        let hash = content_hash(&bytes);
+        index.insert(
+            key.clone(),
+            json!({ "serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}") }),
+        );
+        v3_docs.insert(key, (bytes, hash));
+    }
+    OpenApi {
+        v2: to_bytes(&v2_document(&gvs)),
+        v3_index: to_bytes(&json!({ "paths": index })),
+        v3_docs,
+    }
+}
+
+/// 128-bit content hash (two FNV-1a 64 lanes), upper-case hex: changes
+/// whenever a document changes, so cached copies are never stale.
+fn content_hash(data: &[u8]) -> String {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let (mut a, mut b) = (0xcbf2_9ce4_8422_2325u64, 0x6c62_272e_07bb_0142u64);
+    for &byte in data {
+        a = (a ^ u64::from(byte)).wrapping_mul(PRIME);
+        b = (b ^ u64::from(byte.rotate_left(3)))
+            .wrapping_mul(PRIME)
+            .rotate_left(5);
+    }
+    format!("{a:016X}{b:016X}")
+}
+
+#[cfg(test)]
+mod tests;

@@ -154,6 +154,10 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         (&Method::POST, false, _) => {
             write::create(st, &ri, &q, &parts.headers, &body, format).await
         }
+        (&Method::POST, true, Some("binding")) => {
+            binding::bind(st, &ri, &parts.headers, &body).await
+        }
+        (&Method::GET, true, Some("log")) => node_proxy::pod_log(st, &ri, &q).await,
         (&Method::PUT, true, None | Some("status") | Some("scale") | Some("finalize")) => {
             write::update(st, &ri, &q, &parts.headers, &body, format).await
         }
