@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod discovery;
 pub mod openapi;
+pub mod patch;
 pub mod registry;
 pub mod rest;
 pub mod selectors;

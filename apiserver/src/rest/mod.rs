@@ -131,7 +131,19 @@ fn deprecation_warning(path: &str) -> Option<&'static str> {
 async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
     let ri = parse_path(parts.uri.path())?;
-    let q = Query::parse(parts.uri.query());
+    let mut q = Query::parse(parts.uri.query());
+    if q.get("fieldManager").is_none() {
+        // kube-apiserver names the manager after the client's User-Agent.
+        let agent = parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|a| !a.is_empty())
+            .unwrap_or("unknown")
+            .to_string();
+        q.set("fieldManager", agent);
+    }
     let format = codec::negotiate(&parts.headers, q.get("includeObject"))?;
     let body = read_body(body).await?;
     let is_watch = q.flag("watch");

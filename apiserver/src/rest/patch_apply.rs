@@ -26,14 +26,15 @@ impl PatchKind {
 }
 
 /// Applies `patch` to `current` (an object as stored, or a subresource view).
+/// `manager` is the field manager of a server-side apply.
 pub fn apply_patch(
     kind_name: &str,
     kind: PatchKind,
     current: &Value,
     patch: &Value,
-    _force: bool,
+    force: bool,
+    manager: &str,
 ) -> ApiResult<Value> {
-    let _ = kind_name;
     match kind {
         PatchKind::Json => {
             let ops: json_patch::Patch = serde_json::from_value(patch.clone())
@@ -48,7 +49,7 @@ pub fn apply_patch(
             })?;
             Ok(doc)
         }
-        PatchKind::Merge | PatchKind::Strategic | PatchKind::Apply => {
+        PatchKind::Merge => {
             if !patch.is_object() {
                 return Err(ApiError::bad_request("patch body must be a JSON object"));
             }
@@ -56,5 +57,43 @@ pub fn apply_patch(
             json_patch::merge(&mut doc, patch);
             Ok(doc)
         }
+        PatchKind::Strategic => crate::patch::strategic_merge_patch(kind_name, current, patch)
+            .map_err(|e| status_error(e.status_code(), e.to_string())),
+        PatchKind::Apply => apply(kind_name, Some(current), patch, manager, force),
+    }
+}
+
+/// Server-side apply of `applied` onto `live` (None: the object is created).
+pub fn apply(
+    kind_name: &str,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    force: bool,
+) -> ApiResult<Value> {
+    crate::patch::apply(
+        kind_name,
+        live,
+        applied,
+        manager,
+        force,
+        &super::meta::now_rfc3339(),
+    )
+    .map_err(|e| match e {
+        crate::patch::ApplyError::Conflict(c) => ApiError {
+            code: http::StatusCode::CONFLICT,
+            reason: "Conflict",
+            message: c.message(),
+            details: c.status().get("details").cloned(),
+        },
+        other => status_error(other.status_code(), other.message()),
+    })
+}
+
+fn status_error(code: u16, message: String) -> ApiError {
+    match code {
+        400 => ApiError::bad_request(message),
+        422 => ApiError::new(http::StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message),
+        _ => ApiError::internal(message),
     }
 }

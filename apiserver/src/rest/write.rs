@@ -50,6 +50,32 @@ pub fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
     resp
 }
 
+fn unchanged(new: &Value, current: &Value) -> bool {
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        v
+    };
+    strip(new) == strip(current)
+}
+
+/// How a write records field ownership in managedFields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracking {
+    /// An ordinary write: the manager owns what it changed (operation Update).
+    Update,
+    /// Server-side apply already recorded ownership (operation Apply).
+    Applied,
+}
+
+/// The field manager of a request: `fieldManager`, or the client's name
+/// from its User-Agent (set by the dispatcher).
+pub fn field_manager(q: &Query) -> String {
+    q.get("fieldManager").unwrap_or("unknown").to_string()
+}
+
 /// Objects are never returned as tables from writes.
 fn object_format(f: Format) -> Format {
     match f {
@@ -73,6 +99,18 @@ pub async fn create_object(
         obj.as_object_mut().map(|m| m.remove("status"));
     }
     let ctx = st.ctx();
+    if obj.pointer("/metadata/managedFields").is_none() {
+        let now = meta::now_rfc3339();
+        crate::patch::record_update(
+            def.kind,
+            None,
+            &mut obj,
+            &field_manager(q),
+            &def.api_version(),
+            &now,
+            None,
+        );
+    }
     def.strategy.default(&mut obj, &ctx);
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
     let mut errs = meta::validate_meta(def, &obj);
@@ -144,7 +182,7 @@ pub async fn update(
         return Ok(with_warnings(resp, &warnings));
     }
     let sub = ri.subresource.clone();
-    let updated = guaranteed_update(st, ri, q, precondition, move |current| {
+    let updated = guaranteed_update(st, ri, q, precondition, Tracking::Update, move |current| {
         Ok(merge_subresource(sub.as_deref(), current, body_obj.clone()))
     })
     .await?;
@@ -183,7 +221,13 @@ pub async fn patch(
         .await?;
     if existing.is_none() {
         if kind == PatchKind::Apply && ri.subresource.is_none() {
-            let mut obj = patch.clone();
+            let mut obj = super::patch_apply::apply(
+                def.kind,
+                None,
+                &patch,
+                &field_manager(q),
+                q.flag("force"),
+            )?;
             let created = create_object(
                 st,
                 def,
@@ -205,12 +249,18 @@ pub async fn patch(
     }
     let precondition = resource_version(&patch).ok().flatten();
     let sub = ri.subresource.clone();
+    let manager = field_manager(q);
+    let tracking = if kind == PatchKind::Apply {
+        Tracking::Applied
+    } else {
+        Tracking::Update
+    };
     let force = q.flag("force");
     let mode = FieldValidation::parse(q.get("fieldValidation"))?;
     let warnings = std::sync::Mutex::new(Vec::new());
-    let updated = guaranteed_update(st, ri, q, precondition, |current| {
+    let updated = guaranteed_update(st, ri, q, precondition, tracking, |current| {
         let view = subresource_view(sub.as_deref(), current);
-        let patched = apply_patch(def.kind, kind, &view, &patch, force)?;
+        let patched = apply_patch(def.kind, kind, &view, &patch, force, &manager)?;
         let merged = merge_subresource(sub.as_deref(), current, patched);
         let (normalized, w) = normalize(def, merged, mode)?;
         *warnings.lock().unwrap_or_else(|p| p.into_inner()) = w;
@@ -279,6 +329,7 @@ pub async fn guaranteed_update(
     ri: &RequestInfo,
     q: &Query,
     precondition: Option<u64>,
+    tracking: Tracking,
     mutate: impl Fn(&Value) -> ApiResult<Value>,
 ) -> ApiResult<Value> {
     let def = ri.def;
@@ -318,6 +369,17 @@ pub async fn guaranteed_update(
                 }
             }
         }
+        if tracking == Tracking::Update {
+            crate::patch::record_update(
+                def.kind,
+                Some(&current),
+                &mut new,
+                &field_manager(q),
+                &def.api_version(),
+                &meta::now_rfc3339(),
+                ri.subresource.as_deref(),
+            );
+        }
         def.strategy.default(&mut new, &ctx);
         bump_generation(&mut new, &current);
         let meta_errs = meta::validate_meta(def, &new);
@@ -325,6 +387,11 @@ pub async fn guaranteed_update(
             return Err(ApiError::invalid(def.target(), ri.name(), &meta_errs));
         }
         let dry_run = q.dry_run()?;
+        // A write that changes nothing is not stored (the resourceVersion
+        // stays, so clients report "no change"), as kube-apiserver does.
+        if unchanged(&new, &current) {
+            return Ok(current);
+        }
         // An object being deleted goes once its last finalizer is removed.
         let going = super::delete::ready_to_go(&new);
         let pending = if going {
