@@ -1,5 +1,6 @@
 //! Command-line interface: `up`, `down`, and the separate components.
 
+mod components;
 mod detach;
 mod up;
 
@@ -26,6 +27,10 @@ pub enum Command {
     Down(DataDirArgs),
     /// Run only the API server.
     Apiserver(ServerArgs),
+    /// Run the controllers and the scheduler against an API server.
+    Controllers(components::ControllersArgs),
+    /// Run a node agent (pods and the service proxy) against an API server.
+    Nodeagent(components::NodeAgentArgs),
     /// Benchmarks against real clusters started for the purpose.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -160,6 +165,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             false,
         ),
         Command::Down(args) => detach::down(&args),
+        Command::Controllers(args) => components::run_controllers(args),
+        Command::Nodeagent(args) => components::run_nodeagent(args),
         Command::Bench(cmd) => crate::bench::run(cmd).map(|_| ExitCode::SUCCESS),
     }
 }

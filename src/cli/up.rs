@@ -153,7 +153,7 @@ async fn check_in_process_client(client: &kube::Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(super) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -169,7 +169,7 @@ async fn wait_for_signal() {
     }
 }
 
-fn init_tracing() {
+pub(super) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MKUBE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

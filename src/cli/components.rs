@@ -1,0 +1,125 @@
+//! `mkube controllers` and `mkube nodeagent`: the in-cluster components as
+//! separate processes against any mkube API server, through a kubeconfig
+//! (HTTPS), exactly as they run inside `mkube up` over the in-process service.
+
+use super::up::{init_tracing, wait_for_signal};
+use super::NodeArgs;
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args, Clone)]
+pub struct ControllersArgs {
+    /// Kubeconfig of the API server to work against.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    /// Addresses LoadBalancer Services get.
+    #[arg(long, default_value = "127.240.0.0/16")]
+    pub lb_ip_range: super::ipnet_arg::Cidr,
+}
+
+#[derive(Args, Clone)]
+pub struct NodeAgentArgs {
+    /// Kubeconfig of the API server to work against.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Pod directories, pidfiles and logs.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// This node's pod range (a /24 of the cluster CIDR); assigned on registration if the Node has none.
+    #[arg(long)]
+    pub pod_cidr: Option<super::ipnet_arg::Cidr>,
+    /// Bearer token the agent's endpoint requires (the API server presents the cluster token).
+    #[arg(long, env = "MKUBE_AGENT_TOKEN")]
+    pub agent_token: String,
+}
+
+async fn client(kubeconfig: &PathBuf) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    runtime()?.block_on(async move {
+        let client = client(&args.kubeconfig).await?;
+        let range = args
+            .lb_ip_range
+            .0
+            .parse()
+            .context("invalid --lb-ip-range")?;
+        let lb = controllers::load_balancer::start(client.clone(), range).await?;
+        let ns = controllers::namespace_lifecycle::start(client.clone()).await?;
+        let scheduler_client = client.clone();
+        let scheduler = tokio::spawn(async move {
+            if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
+                tracing::error!(error = %e, "scheduler stopped");
+            }
+        });
+        println!(
+            "mkube controllers are running against {}",
+            args.kubeconfig.display()
+        );
+        wait_for_signal().await;
+        lb.abort();
+        ns.abort();
+        scheduler.abort();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    runtime()?.block_on(async move {
+        let client = client(&args.kubeconfig).await?;
+        let pod_cidr = args
+            .pod_cidr
+            .as_ref()
+            .map(|c| c.0.parse())
+            .transpose()
+            .context("invalid --pod-cidr")?;
+        let agent = nodeagent::start(
+            client.clone(),
+            nodeagent::AgentOptions {
+                node_name: args.node.node_name(),
+                node_ip: args.node.node_ip,
+                data_dir: args.data_dir.clone(),
+                image_map: args.node.image_map.clone(),
+                pod_cidr,
+                api_token: args.agent_token.clone(),
+            },
+        )
+        .await
+        .context("starting the node agent")?;
+        let proxy = nodeagent::proxy::start(
+            client,
+            nodeagent::proxy::ProxyOptions {
+                node_name: args.node.node_name(),
+                nodeport_addresses: args.node.nodeport_addresses(),
+                mode: args.node.proxy_mode,
+            },
+        )
+        .await
+        .context("starting the service proxy")?;
+        println!(
+            "mkube node agent {} is running (endpoint {})",
+            args.node.node_name(),
+            agent.endpoint
+        );
+        wait_for_signal().await;
+        drop(proxy);
+        drop(agent);
+        Ok(ExitCode::SUCCESS)
+    })
+}
