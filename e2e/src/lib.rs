@@ -257,6 +257,11 @@ fn find_or_build_mkube() -> PathBuf {
     let root = workspace_root();
     let no_build =
         std::env::var_os("MKUBE_E2E_NO_BUILD").is_some_and(|v| !v.is_empty() && v != "0");
+    // `cargo test --workspace` already built a fresh binary (the root
+    // package's own integration tests make cargo build it): use it as is.
+    if let Some(fresh) = fresh_binary(&root) {
+        return fresh;
+    }
     if !no_build {
         if let Some(p) = cargo_build_mkube(&root) {
             return p;
@@ -277,6 +282,46 @@ fn find_or_build_mkube() -> PathBuf {
         target.display(),
         root.display()
     );
+}
+
+/// The binary of this test's profile, if it is newer than every source file
+/// of the workspace.
+fn fresh_binary(root: &Path) -> Option<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let bin = target.join(profile).join("mkube");
+    let built = fs::metadata(&bin).and_then(|m| m.modified()).ok()?;
+    let newest_source = [
+        "src",
+        "apiserver",
+        "controllers",
+        "nodeagent",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .iter()
+    .filter_map(|d| newest_mtime(&root.join(d)))
+    .max()?;
+    (built >= newest_source).then_some(bin)
+}
+
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return meta.modified().ok();
+    }
+    fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name() != "target" && e.file_name() != "tests")
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
 }
 
 /// Builds the mkube binary with cargo if this workspace has it. Returns its
