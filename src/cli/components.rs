@@ -60,7 +60,8 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             .parse()
             .context("invalid --lb-ip-range")?;
         let lb = controllers::load_balancer::start(client.clone(), range).await?;
-        let ns = controllers::namespace_lifecycle::start(client.clone()).await?;
+        let controllers =
+            controllers::start(client.clone(), controllers::ControllerOptions::default()).await?;
         let scheduler_client = client.clone();
         let scheduler = tokio::spawn(async move {
             if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
@@ -73,7 +74,7 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
         );
         wait_for_signal().await;
         lb.abort();
-        ns.abort();
+        drop(controllers);
         scheduler.abort();
         Ok(ExitCode::SUCCESS)
     })

@@ -77,10 +77,10 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
                 .await
                 .context("starting the load-balancer controller")?;
             components.push(Box::new(AbortOnDrop(lb)));
-            let namespaces = controllers::namespace_lifecycle::start(client.clone())
+            let controllers = controllers::start(client.clone(), controllers::ControllerOptions::default())
                 .await
-                .context("starting the namespace controller")?;
-            components.push(Box::new(AbortOnDrop(namespaces)));
+                .context("starting the controllers")?;
+            components.push(Box::new(controllers));
         }
         server.readiness.set_ready();
         println!(
