@@ -34,6 +34,37 @@ impl Drop for Cluster {
     }
 }
 
+/// True when `bin` is newer than every source file of the workspace.
+fn is_fresh(bin: &std::path::Path, root: &std::path::Path) -> bool {
+    fn newest(p: &std::path::Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(p).ok()?;
+        if meta.is_file() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(p)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() != "target" && e.file_name() != "tests")
+            .filter_map(|e| newest(&e.path()))
+            .max()
+    }
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return false;
+    };
+    [
+        "src",
+        "apiserver",
+        "controllers",
+        "nodeagent",
+        "Cargo.toml",
+        "Cargo.lock",
+    ]
+    .iter()
+    .filter_map(|d| newest(&root.join(d)))
+    .max()
+    .is_some_and(|src| built >= src)
+}
+
 /// The mkube binary with the API server: $MKUBE_APISERVER_BIN, else the
 /// workspace's `mkube` built once per test process with
 /// `cargo build --workspace --bin mkube --tests` in the tests' profile
@@ -57,7 +88,11 @@ fn apiserver_bin() -> PathBuf {
             .is_ok_and(|t| t.contains("name = \"mkube\""));
         let no_build =
             std::env::var_os("MKUBE_TEST_NO_BUILD").is_some_and(|v| !v.is_empty() && v != "0");
-        if has_mkube && !no_build {
+        // `cargo test --workspace` has just built a fresh binary (the root
+        // package's integration tests make it); building again would
+        // recompile the workspace with other features.
+        let fresh = is_fresh(&profile_dir.join("mkube"), &root);
+        if has_mkube && !no_build && !fresh {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.current_dir(&root)
