@@ -6,7 +6,7 @@
 //! `sendInitialEvents=true` sends the state, then a BOOKMARK annotated
 //! `k8s.io/initial-events-end`; bookmarks keep idle watchers' revisions fresh.
 
-use super::codec::{Format, IncludeObject};
+use super::codec::Format;
 use super::object_store::{set_resource_version, ObjectStore};
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
@@ -126,10 +126,7 @@ pub async fn watch(
             }
         }
     });
-    let content_type = match format {
-        Format::Table(_) => "application/json;stream=watch",
-        _ => "application/json;stream=watch",
-    };
+    let content_type = "application/json;stream=watch";
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
@@ -148,7 +145,6 @@ fn translate(ev: &Event, sel: &Selection) -> Option<(&'static str, Value)> {
                 .and_then(decode)
                 .is_some_and(|p| sel.matches(&p));
             match (was_in, now_in) {
-                (false, true) if ev.prev.is_none() || !sel.is_everything() => Some(("ADDED", new)),
                 (false, true) => Some(("ADDED", new)),
                 (true, true) => Some(("MODIFIED", new)),
                 (true, false) => Some(("DELETED", new)),
@@ -211,6 +207,3 @@ impl Encoder {
         Bytes::from(out)
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: IncludeObject) {}
