@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod streaming;
 
 use anyhow::Context;
 use std::net::IpAddr;

@@ -1,10 +1,13 @@
-//! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`
-//! and `/healthz`, behind a bearer token.
+//! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`,
+//! the streaming `/exec/...` and `/attach/...`, and `/healthz`, behind a
+//! bearer token.
 
 use crate::runtime::logs::{self, LogOptions};
-use crate::runtime::Ctx;
+use crate::runtime::{Ctx, Live};
+use crate::streaming::{exec, remotecommand};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,6 +33,7 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
+        .route("/exec/{ns}/{pod}/{container}", get(exec))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "agent endpoint stopped");
@@ -38,6 +42,89 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
 
 fn text(code: StatusCode, msg: String) -> Response {
     (code, msg).into_response()
+}
+
+/// An error as a `kind: Status`, which the API server relays unchanged.
+fn status(code: StatusCode, reason: &str, message: String) -> Response {
+    let body = serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code.as_u16(),
+    });
+    (
+        code,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The pod's (uid, container) live record, or the error the kubelet gives.
+fn running_container(
+    st: &AppState,
+    ns: &str,
+    pod_name: &str,
+    container: &str,
+) -> Result<Live, Response> {
+    let uid = st
+        .ctx
+        .index
+        .lock()
+        .ok()
+        .and_then(|i| i.get(&(ns.to_string(), pod_name.to_string())).cloned())
+        .and_then(|p| p.metadata.uid)
+        .ok_or_else(|| {
+            status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("pod \"{pod_name}\" not found on this node"),
+            )
+        })?;
+    st.ctx
+        .live
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&(uid, container.to_string())).cloned())
+        .filter(|l| l.running)
+        .ok_or_else(|| {
+            status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("container not found (\"{container}\")"),
+            )
+        })
+}
+
+async fn exec(
+    State(st): State<AppState>,
+    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !authorized(&headers, &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let opts = remotecommand::Options::parse(query.as_deref());
+    if opts.command.is_empty() {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "you must specify at least one command for the container".into(),
+        );
+    }
+    let live = match running_container(&st, &ns, &pod_name, &container) {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let target = live.exec.unwrap_or_default();
+    let watchdog = st.ctx.watchdog.clone();
+    ws.protocols(remotecommand::PROTOCOLS)
+        .on_upgrade(move |socket| exec::serve(socket, opts, target, watchdog))
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {

@@ -6,6 +6,7 @@ pub mod image;
 pub mod logs;
 pub mod probe;
 pub mod process;
+pub mod pty;
 pub mod worker;
 
 use crate::events::Recorder;
@@ -21,12 +22,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// A running container instance, for the log endpoint.
+/// A container's current instance, for the agent's endpoint (logs, exec).
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub restart_count: i32,
     pub running: bool,
     pub waiting_reason: Option<String>,
+    /// Where `exec` runs while the instance is running.
+    pub exec: Option<ExecTarget>,
+}
+
+/// Where an exec runs: the running instance's environment and directory.
+#[derive(Debug, Clone, Default)]
+pub struct ExecTarget {
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
 }
 
 /// Everything the workers share.

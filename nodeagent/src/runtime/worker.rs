@@ -407,6 +407,10 @@ impl Worker {
                             CState::Waiting { reason, .. } => Some(reason.clone()),
                             _ => None,
                         },
+                        exec: self.running.get(&rec.name).map(|i| super::ExecTarget {
+                            env: i.target.exec_env.clone(),
+                            cwd: i.target.cwd.clone(),
+                        }),
                     },
                 );
             }
