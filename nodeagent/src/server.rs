@@ -4,7 +4,7 @@
 
 use crate::runtime::logs::{self, LogOptions};
 use crate::runtime::{Ctx, Live};
-use crate::streaming::{exec, remotecommand};
+use crate::streaming::{attach, exec, remotecommand};
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -34,6 +34,7 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
         .route("/healthz", get(|| async { "ok" }))
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
         .route("/exec/{ns}/{pod}/{container}", get(exec))
+        .route("/attach/{ns}/{pod}/{container}", get(attach))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "agent endpoint stopped");
@@ -304,4 +305,30 @@ async fn container_logs(
         .header(http::header::CONTENT_TYPE, "text/plain")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response".into()))
+}
+
+async fn attach(
+    State(st): State<AppState>,
+    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !authorized(&headers, &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let opts = remotecommand::Options::parse(query.as_deref());
+    let live = match running_container(&st, &ns, &pod_name, &container) {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let Some(hub) = live.attach else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("container not found (\"{container}\")"),
+        );
+    };
+    ws.protocols(remotecommand::PROTOCOLS)
+        .on_upgrade(move |socket| attach::serve(socket, opts, hub))
 }

@@ -1,6 +1,7 @@
 //! The pod runtime: a watch on the pods bound to this node feeding one
 //! worker task per pod (by uid).
 
+pub mod attach;
 pub mod env;
 pub mod image;
 pub mod logs;
@@ -30,6 +31,8 @@ pub struct Live {
     pub waiting_reason: Option<String>,
     /// Where `exec` runs while the instance is running.
     pub exec: Option<ExecTarget>,
+    /// The running instance's console, for `attach`.
+    pub attach: Option<Arc<attach::AttachHub>>,
 }
 
 /// Where an exec runs: the running instance's environment and directory.

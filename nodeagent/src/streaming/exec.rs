@@ -2,7 +2,7 @@
 //! working directory and, for builtin images, the busybox applets first on
 //! PATH), wired to the client through pipes or a terminal.
 
-use super::remotecommand::{self, Options};
+use super::remotecommand::{self, Options, STDERR, STDOUT};
 use super::session::{self, Ending, SessionIo};
 use crate::runtime::process::{self, Console, ProcSpec, Watchdog};
 use crate::runtime::pty::WindowSize;
@@ -33,23 +33,21 @@ pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdo
     let mut io = SessionIo::default();
     match proc.pty {
         Some(pty) => {
-            io.stdout = Some(session::output(pty.clone()));
+            keep_or_drain(&mut io, session::output(pty.clone(), STDOUT), opts.stdout);
             if opts.stdin {
                 io.stdin = Some(session::stdin_writer(pty.clone()));
             }
             io.pty = Some(pty);
         }
         None => {
-            io.stdout = child.stdout.take().map(session::output);
-            io.stderr = child.stderr.take().map(session::output);
+            if let Some(out) = child.stdout.take() {
+                keep_or_drain(&mut io, session::output(out, STDOUT), opts.stdout);
+            }
+            if let Some(err) = child.stderr.take() {
+                keep_or_drain(&mut io, session::output(err, STDERR), opts.stderr);
+            }
             io.stdin = child.stdin.take().map(session::stdin_writer);
         }
-    }
-    if !opts.stdout {
-        drain(io.stdout.take());
-    }
-    if !opts.stderr {
-        drain(io.stderr.take());
     }
     let command = opts.command.clone();
     let done = async move {
@@ -80,25 +78,22 @@ async fn refuse(socket: WebSocket, opts: &Options, e: &std::io::Error) {
         _ => (126, e.to_string()),
     };
     let msg = format!("exec failed: unable to start container process: exec: \"{prog}\": {why}\n");
-    let message = Some(futures::stream::once(async move { Ok(Bytes::from(msg)) }).boxed());
     // With a terminal there is no separate stderr.
-    let io = if opts.tty {
-        SessionIo {
-            stdout: message,
-            ..Default::default()
-        }
-    } else {
-        SessionIo {
-            stderr: message,
-            ..Default::default()
-        }
+    let channel = if opts.tty { STDOUT } else { STDERR };
+    let io = SessionIo {
+        outputs: vec![futures::stream::once(async move { (channel, Bytes::from(msg)) }).boxed()],
+        ..Default::default()
     };
     let status = remotecommand::exit_status(&opts.command, code);
     session::run(socket, io, async move { status }).await;
 }
 
-fn drain(output: Option<session::Output>) {
-    if let Some(mut o) = output {
-        tokio::spawn(async move { while o.next().await.is_some() {} });
+/// Sends an output to the client if it asked for it; otherwise reads it to
+/// nowhere so the process never blocks on a full pipe.
+fn keep_or_drain(io: &mut SessionIo, mut output: session::Output, wanted: bool) {
+    if wanted {
+        io.outputs.push(output);
+    } else {
+        tokio::spawn(async move { while output.next().await.is_some() {} });
     }
 }

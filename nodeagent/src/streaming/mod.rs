@@ -2,6 +2,7 @@
 //! behind the API server's upgrade-aware proxy: `exec` and `attach` over the
 //! WebSocket remote-command protocol.
 
+pub mod attach;
 pub mod exec;
 pub mod remotecommand;
 pub mod session;

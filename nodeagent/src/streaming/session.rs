@@ -5,6 +5,7 @@
 //! print everything and then exit with the command's code.
 
 use super::remotecommand::{self, Inbound};
+use crate::runtime::attach::Chunk;
 use crate::runtime::pty::{PtyMaster, WindowSize};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
@@ -23,13 +24,13 @@ const DRAIN: Duration = Duration::from_secs(2);
 /// WebSocket close code 1000.
 const NORMAL_CLOSURE: u16 = 1000;
 
-pub type Output = BoxStream<'static, std::io::Result<Bytes>>;
+/// Output for the client: chunks tagged with their channel.
+pub type Output = BoxStream<'static, Chunk>;
 
 /// The process side of a session.
 #[derive(Default)]
 pub struct SessionIo {
-    pub stdout: Option<Output>,
-    pub stderr: Option<Output>,
+    pub outputs: Vec<Output>,
     /// Client input; dropping it is end of input.
     pub stdin: Option<mpsc::Sender<Bytes>>,
     /// The terminal, for resizes.
@@ -61,15 +62,10 @@ pub async fn run(
         }
         let _ = sink.close().await;
     });
-    let mut pumps = Vec::new();
-    for (channel, output) in [
-        (remotecommand::STDOUT, io.stdout.take()),
-        (remotecommand::STDERR, io.stderr.take()),
-    ] {
-        if let Some(output) = output {
-            pumps.push(tokio::spawn(pump(channel, output, out_tx.clone())));
-        }
-    }
+    let pumps: Vec<_> = std::mem::take(&mut io.outputs)
+        .into_iter()
+        .map(|output| tokio::spawn(pump(output, out_tx.clone())))
+        .collect();
     tokio::pin!(done);
     let status = loop {
         tokio::select! {
@@ -125,8 +121,8 @@ fn resize(pty: Option<&PtyMaster>, size: WindowSize) {
     }
 }
 
-async fn pump(channel: u8, mut output: Output, out: mpsc::Sender<Message>) {
-    while let Some(Ok(chunk)) = output.next().await {
+async fn pump(mut output: Output, out: mpsc::Sender<Message>) {
+    while let Some((channel, chunk)) = output.next().await {
         if chunk.is_empty() {
             continue;
         }
@@ -155,10 +151,13 @@ where
     tx
 }
 
-/// A reader as an output stream.
-pub fn output<R>(r: R) -> Output
+/// A reader as the output of `channel`, until end of file or an error.
+pub fn output<R>(r: R, channel: u8) -> Output
 where
     R: tokio::io::AsyncRead + Send + 'static,
 {
-    tokio_util::io::ReaderStream::with_capacity(r, 32 * 1024).boxed()
+    tokio_util::io::ReaderStream::with_capacity(r, 32 * 1024)
+        .take_while(|r| futures::future::ready(r.is_ok()))
+        .filter_map(move |r| futures::future::ready(r.ok().map(|b| (channel, b))))
+        .boxed()
 }
