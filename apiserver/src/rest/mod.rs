@@ -3,6 +3,7 @@
 pub mod binding;
 pub mod codec;
 pub mod delete;
+pub mod http_proxy;
 pub mod meta;
 pub mod node_proxy;
 pub mod object_store;
@@ -135,6 +136,9 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         Some("exec" | "attach" | "portforward")
     ) {
         return node_proxy::stream(st, &ri, req).await;
+    }
+    if ri.subresource.as_deref() == Some("proxy") {
+        return http_proxy::proxy(st, &ri, req).await;
     }
     let (parts, body) = req.into_parts();
     let mut q = Query::parse(parts.uri.query());
