@@ -181,7 +181,7 @@ async fn watch_latency(client: &kube::Client, events: usize) -> anyhow::Result<S
     Ok(Summary::of(samples))
 }
 
-fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+pub fn tempdir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("mkube-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
