@@ -17,6 +17,8 @@ pub struct ControllersArgs {
     /// Addresses LoadBalancer Services get.
     #[arg(long, default_value = "127.240.0.0/16")]
     pub lb_ip_range: super::ipnet_arg::Cidr,
+    #[command(flatten)]
+    pub controllers: super::ControllerArgs,
 }
 
 #[derive(Args, Clone)]
@@ -60,8 +62,7 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             .parse()
             .context("invalid --lb-ip-range")?;
         let lb = controllers::load_balancer::start(client.clone(), range).await?;
-        let controllers =
-            controllers::start(client.clone(), controllers::ControllerOptions::default()).await?;
+        let controllers = controllers::start(client.clone(), args.controllers.options()).await?;
         let scheduler_client = client.clone();
         let scheduler = tokio::spawn(async move {
             if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
