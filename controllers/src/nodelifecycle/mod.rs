@@ -116,6 +116,8 @@ async fn monitor(ctx: &Ctx, node: &Node) -> Result<(), kube::Error> {
         }
     }
     if let Some(taints) = decide::taints(&node, now) {
+        // An empty list is dropped, as the API omits empty taints.
+        let taints = (!taints.is_empty()).then_some(taints);
         let patch = json!({"spec": {"taints": taints}});
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
