@@ -1,5 +1,6 @@
 //! Two node agents on one machine against one `mkube up`: a second
-//! `mkube nodeagent` process with its own node IP in 127.0.0.0/8.
+//! `mkube nodeagent` process with its own node IP in 127.0.0.0/8 and the pod
+//! range the control plane allocates it.
 //! `externalTrafficPolicy: Local` (a LoadBalancer Service, so it gets a
 //! healthCheckNodePort) serves NodePort traffic only on the node
 //! with a local endpoint and its healthCheckNodePort answers 200 there and
@@ -61,10 +62,10 @@ fn local_endpoints(body: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-/// Node B's pod range: the second /24 of the cluster CIDR the harness gives
-/// this cluster (`mkube up`'s own node takes the first). The control plane
-/// has no node IPAM controller yet, so the agent is told.
-fn pod_cidr_b(c: &Cluster) -> String {
+/// The second /24 of the cluster CIDR the harness gives this cluster:
+/// what the node IPAM controller hands node B (`mkube up`'s own node holds
+/// the first).
+fn second_pod_cidr(c: &Cluster) -> String {
     let cluster = c
         .isolation_args()
         .windows(2)
@@ -79,7 +80,6 @@ fn start_agent(c: &Cluster, ip: &str) -> Background {
     let mut cmd = Command::new(mkube_bin());
     cmd.args(["nodeagent", "--kubeconfig"])
         .arg(c.kubeconfig())
-        .args(["--pod-cidr", &pod_cidr_b(c)])
         .args(["--node-name", NODE_B, "--node-ip", ip, "--data-dir"])
         .arg(c.data_dir().join(NODE_B))
         .args(["--agent-token", &c.token()])
@@ -121,6 +121,9 @@ fn external_traffic_policy_local_and_node_lifecycle_with_two_agents() {
         (node_field(&c, r#"{.status.conditions[?(@.type=="Ready")].status}"#) == "True")
             .then_some(())
     });
+
+    // The control plane gave node B its own pod range.
+    assert_eq!(node_field(&c, "{.spec.podCIDR}"), second_pod_cidr(&c));
 
     c.apply(APP);
     c.kubectl_ok(["rollout", "status", "deployment/local", "--timeout=60s"]);
@@ -201,7 +204,9 @@ fn external_traffic_policy_local_and_node_lifecycle_with_two_agents() {
             .then_some(())
     });
     eventually(WAIT, "taints removed", || {
-        node_field(&c, "{.spec.taints[*].key}").is_empty().then_some(())
+        node_field(&c, "{.spec.taints[*].key}")
+            .is_empty()
+            .then_some(())
     });
     eventually(WAIT, "NodePort on node-b again", || {
         get(&format!("{ip_b}:{node_port}"), "/hostname").filter(|(c, _)| *c == 200)

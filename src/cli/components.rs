@@ -19,6 +19,10 @@ pub struct ControllersArgs {
     pub lb_ip_range: super::ipnet_arg::Cidr,
     #[command(flatten)]
     pub controllers: super::ControllerArgs,
+    /// Range node pod CIDRs are allocated from (a /24 per node without one);
+    /// unset: nodes bring their own (`mkube nodeagent --pod-cidr`).
+    #[arg(long)]
+    pub cluster_cidr: Option<super::ipnet_arg::Cidr>,
 }
 
 #[derive(Args, Clone)]
@@ -61,8 +65,15 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             .0
             .parse()
             .context("invalid --lb-ip-range")?;
+        let cluster_cidr = args
+            .cluster_cidr
+            .as_ref()
+            .map(|c| c.0.parse())
+            .transpose()
+            .context("invalid --cluster-cidr")?;
         let lb = controllers::load_balancer::start(client.clone(), range).await?;
-        let controllers = controllers::start(client.clone(), args.controllers.options()).await?;
+        let controllers =
+            controllers::start(client.clone(), args.controllers.options(cluster_cidr)).await?;
         let scheduler_client = client.clone();
         let scheduler = tokio::spawn(async move {
             if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {

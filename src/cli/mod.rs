@@ -99,9 +99,12 @@ pub struct ControllerArgs {
 }
 
 impl ControllerArgs {
-    pub fn options(&self) -> controllers::ControllerOptions {
+    /// Options for the controllers; `cluster_cidr` is the range node pod
+    /// CIDRs are allocated from (None: nodes bring their own).
+    pub fn options(&self, cluster_cidr: Option<ipnet::IpNet>) -> controllers::ControllerOptions {
         controllers::ControllerOptions {
             node_monitor_grace_period: self.node_monitor_grace_period,
+            cluster_cidr,
             ..Default::default()
         }
     }
