@@ -83,12 +83,12 @@ pub trait Strategy: Send + Sync + 'static {
     }
 
     /// The object in its stored form (identity unless storage is shared).
-    fn to_storage(&self, obj: Value) -> Value {
+    fn stored_form(&self, obj: Value) -> Value {
         obj
     }
 
     /// A stored object in this resource's served form.
-    fn from_storage(&self, obj: Value) -> Value {
+    fn served_form(&self, obj: Value) -> Value {
         obj
     }
 }

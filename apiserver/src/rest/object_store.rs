@@ -34,7 +34,7 @@ impl ObjectStore {
     pub fn decode(def: &ResourceDef, kv: &KeyValue) -> ApiResult<Value> {
         let stored: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
-        let mut obj = def.strategy.from_storage(stored);
+        let mut obj = def.strategy.served_form(stored);
         set_resource_version(&mut obj, kv.mod_revision);
         Ok(obj)
     }
@@ -42,7 +42,7 @@ impl ObjectStore {
     /// Encodes an object of `def` in its stored form (without its
     /// resourceVersion, which is the revision).
     pub fn encode(def: &ResourceDef, obj: &Value) -> ApiResult<Bytes> {
-        let mut obj = def.strategy.to_storage(obj.clone());
+        let mut obj = def.strategy.stored_form(obj.clone());
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
         }

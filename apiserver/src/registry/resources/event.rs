@@ -92,11 +92,11 @@ impl Strategy for EventsV1Strategy {
         Some("")
     }
 
-    fn to_storage(&self, obj: Value) -> Value {
+    fn stored_form(&self, obj: Value) -> Value {
         events_v1_to_core(obj)
     }
 
-    fn from_storage(&self, obj: Value) -> Value {
+    fn served_form(&self, obj: Value) -> Value {
         core_to_events_v1(obj)
     }
 }
