@@ -2,7 +2,8 @@
 //!
 //! [`start`] runs the controllers kube-controller-manager would run for the
 //! resources mkube serves — endpoints, endpointslices, namespace,
-//! serviceaccount, garbage collector, deployment, replicaset — each talking to
+//! serviceaccount, garbage collector, deployment, replicaset, node
+//! lifecycle, node IPAM — each talking to
 //! the API server only through its REST API (in-process through a tower
 //! service, or over HTTPS from `mkube controllers --kubeconfig`).
 //!
@@ -16,6 +17,8 @@ pub mod endpointslice;
 pub mod gc;
 pub mod load_balancer;
 pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
 pub mod pod_services;
 pub mod replicaset;
 pub mod serviceaccount;
@@ -36,8 +39,15 @@ pub struct ControllerOptions {
     pub max_endpoints_per_slice: usize,
     /// Which controllers to run, by name (`endpoints`, `endpointslice`,
     /// `namespace`, `serviceaccount`, `garbagecollector`, `deployment`,
-    /// `replicaset`); empty: all of them.
+    /// `replicaset`, `nodelifecycle`, `nodeipam`); empty: all of them.
     pub enabled: Vec<String>,
+    /// How long a node may go without renewing its Lease before it is
+    /// marked Unknown and tainted unreachable (kube-controller-manager's
+    /// `--node-monitor-grace-period`, default 40 s).
+    pub node_monitor_grace_period: Duration,
+    /// `--cluster-cidr`: the range node pod CIDRs are allocated from; None
+    /// leaves nodes to bring their own (`nodeipam` then does nothing).
+    pub cluster_cidr: Option<ipnet::IpNet>,
 }
 
 impl Default for ControllerOptions {
@@ -46,6 +56,8 @@ impl Default for ControllerOptions {
             concurrency: 8,
             max_endpoints_per_slice: endpointslice::reconcile::MAX_ENDPOINTS_PER_SLICE,
             enabled: Vec::new(),
+            node_monitor_grace_period: nodelifecycle::DEFAULT_GRACE,
+            cluster_cidr: None,
         }
     }
 }
@@ -65,6 +77,8 @@ pub const CONTROLLERS: &[&str] = &[
     "endpointslice",
     "replicaset",
     "deployment",
+    "nodelifecycle",
+    "nodeipam",
 ];
 
 /// One started controller: its name and its tasks.
@@ -169,6 +183,8 @@ pub async fn start(
                     "endpointslice" => endpointslice::start(client, opts).await,
                     "replicaset" => replicaset::start(client, opts).await,
                     "deployment" => deployment::start(client, opts).await,
+                    "nodelifecycle" => nodelifecycle::start(client, opts).await,
+                    "nodeipam" => nodeipam::start(client, opts).await,
                     other => Err(anyhow::anyhow!("unknown controller {other}")),
                 };
                 started.with_context(|| format!("starting the {name} controller"))

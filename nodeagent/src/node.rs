@@ -301,7 +301,26 @@ pub async fn renew_lease(client: &Client, node: &Node) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Heartbeats: the Lease every 10 s, the node status every minute.
+/// The stored Node when the control plane has marked it other than Ready
+/// (the node lifecycle controller sets Unknown after a stale lease).
+async fn marked_not_ready(client: &Client, name: &str) -> Option<Node> {
+    let node = Api::<Node>::all(client.clone())
+        .get_opt(name)
+        .await
+        .ok()??;
+    let ready = node
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    (!ready).then_some(node)
+}
+
+/// Heartbeats: the Lease every 10 s, the node status every minute, or at
+/// once when the control plane marked the node not Ready (as the kubelet
+/// posts a status that differs from the stored one).
 pub async fn heartbeat_loop(client: Client, cfg: NodeConfig, mut node: Node) {
     let mut last_status = tokio::time::Instant::now();
     loop {
@@ -309,7 +328,13 @@ pub async fn heartbeat_loop(client: Client, cfg: NodeConfig, mut node: Node) {
             tracing::warn!(error = %e, "cannot renew the node lease");
         }
         tokio::time::sleep(LEASE_RENEW).await;
-        if last_status.elapsed() >= STATUS_REPORT {
+        let marked = marked_not_ready(&client, &cfg.name).await;
+        let report = marked.is_some() || last_status.elapsed() >= STATUS_REPORT;
+        if let Some(stored) = marked {
+            // Transition times must start from the stored (Unknown) status.
+            node = stored;
+        }
+        if report {
             match update_status(&client, &cfg, &node).await {
                 Ok(n) => {
                     node = n;

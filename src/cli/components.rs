@@ -17,6 +17,12 @@ pub struct ControllersArgs {
     /// Addresses LoadBalancer Services get.
     #[arg(long, default_value = "127.240.0.0/16")]
     pub lb_ip_range: super::ipnet_arg::Cidr,
+    #[command(flatten)]
+    pub controllers: super::ControllerArgs,
+    /// Range node pod CIDRs are allocated from (a /24 per node without one);
+    /// unset: nodes bring their own (`mkube nodeagent --pod-cidr`).
+    #[arg(long)]
+    pub cluster_cidr: Option<super::ipnet_arg::Cidr>,
 }
 
 #[derive(Args, Clone)]
@@ -44,6 +50,17 @@ async fn client(kubeconfig: &PathBuf) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
+/// An optional CIDR flag, parsed.
+fn optional_cidr(
+    arg: &Option<super::ipnet_arg::Cidr>,
+    flag: &str,
+) -> anyhow::Result<Option<ipnet::IpNet>> {
+    arg.as_ref()
+        .map(|c| c.0.parse())
+        .transpose()
+        .with_context(|| format!("invalid {flag}"))
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -59,9 +76,10 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             .0
             .parse()
             .context("invalid --lb-ip-range")?;
+        let cluster_cidr = optional_cidr(&args.cluster_cidr, "--cluster-cidr")?;
         let lb = controllers::load_balancer::start(client.clone(), range).await?;
         let controllers =
-            controllers::start(client.clone(), controllers::ControllerOptions::default()).await?;
+            controllers::start(client.clone(), args.controllers.options(cluster_cidr)).await?;
         let scheduler_client = client.clone();
         let scheduler = tokio::spawn(async move {
             if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
@@ -84,12 +102,7 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
     runtime()?.block_on(async move {
         let client = client(&args.kubeconfig).await?;
-        let pod_cidr = args
-            .pod_cidr
-            .as_ref()
-            .map(|c| c.0.parse())
-            .transpose()
-            .context("invalid --pod-cidr")?;
+        let pod_cidr = optional_cidr(&args.pod_cidr, "--pod-cidr")?;
         let agent = nodeagent::start(
             client.clone(),
             nodeagent::AgentOptions {

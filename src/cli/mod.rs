@@ -81,9 +81,39 @@ pub struct UpArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub node: NodeArgs,
+    #[command(flatten)]
+    pub controllers: ControllerArgs,
     /// Return once the cluster is ready, leaving it running in the background.
     #[arg(long)]
     pub detach: bool,
+}
+
+/// Tuning of the controllers, shared by `mkube up` and `mkube controllers`.
+#[derive(Args, Clone)]
+pub struct ControllerArgs {
+    /// How long a node may go without renewing its Lease before the node
+    /// lifecycle controller marks it Unknown and taints it unreachable
+    /// (kube-controller-manager's flag; `40s`, `2.5s`, `1m`).
+    #[arg(long, default_value = "40s", value_parser = parse_duration_arg)]
+    pub node_monitor_grace_period: std::time::Duration,
+}
+
+impl ControllerArgs {
+    /// Options for the controllers; `cluster_cidr` is the range node pod
+    /// CIDRs are allocated from (None: nodes bring their own).
+    pub fn options(&self, cluster_cidr: Option<ipnet::IpNet>) -> controllers::ControllerOptions {
+        controllers::ControllerOptions {
+            node_monitor_grace_period: self.node_monitor_grace_period,
+            cluster_cidr,
+            ..Default::default()
+        }
+    }
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    nodeagent::builtin::busybox::parse_duration(s)
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("invalid duration {s:?} (expected e.g. 40s, 2.5s, 1m)"))
 }
 
 /// The node part of the cluster (agent and service proxy).
@@ -159,6 +189,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                     image_map: None,
+                },
+                controllers: ControllerArgs {
+                    node_monitor_grace_period: controllers::nodelifecycle::DEFAULT_GRACE,
                 },
                 detach: false,
             },

@@ -77,7 +77,10 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
                 .await
                 .context("starting the load-balancer controller")?;
             components.push(Box::new(AbortOnDrop(lb)));
-            let controllers = controllers::start(client.clone(), controllers::ControllerOptions::default())
+            let controllers = controllers::start(
+                client.clone(),
+                args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
+            )
                 .await
                 .context("starting the controllers")?;
             components.push(Box::new(controllers));

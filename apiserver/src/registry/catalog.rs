@@ -40,9 +40,15 @@ const fn def(
 }
 
 use crate::registry::resources::{
-    deployment::DeploymentStrategy, endpoints::EndpointsStrategy, event::EventStrategy,
-    namespace::NamespaceStrategy, node::NodeStrategy, pod::PodStrategy,
-    replicaset::ReplicaSetStrategy, secret::SecretStrategy, service::ServiceStrategy,
+    deployment::DeploymentStrategy,
+    endpoints::EndpointsStrategy,
+    event::{EventStrategy, EventsV1Strategy},
+    namespace::NamespaceStrategy,
+    node::NodeStrategy,
+    pod::PodStrategy,
+    replicaset::ReplicaSetStrategy,
+    secret::SecretStrategy,
+    service::ServiceStrategy,
 };
 
 static RESOURCES: &[ResourceDef] = &[
@@ -235,7 +241,7 @@ static RESOURCES: &[ResourceDef] = &[
         &[],
         NameRule::PathSegment,
         true,
-        &EventStrategy,
+        &EventsV1Strategy,
     ),
 ];
 

@@ -69,11 +69,13 @@ impl ResourceDef {
         }
     }
 
-    /// Storage key prefix for all objects of this resource (and namespace).
+    /// Storage key prefix for all objects of this resource (and namespace);
+    /// versions sharing storage share it.
     pub fn key_prefix(&self, namespace: Option<&str>) -> String {
         let mut k = String::from("/registry/");
-        if !self.group.is_empty() {
-            k.push_str(self.group);
+        let group = self.strategy.storage_group().unwrap_or(self.group);
+        if !group.is_empty() {
+            k.push_str(group);
             k.push('/');
         }
         k.push_str(self.plural);

@@ -74,6 +74,23 @@ pub trait Strategy: Send + Sync + 'static {
     fn field_labels(&self) -> &'static [&'static str] {
         &[]
     }
+
+    /// The API group whose storage this resource shares, when it is another
+    /// version of a resource served elsewhere (events.k8s.io/v1 events are
+    /// stored as core/v1 events, as in kube-apiserver).
+    fn storage_group(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The object in its stored form (identity unless storage is shared).
+    fn stored_form(&self, obj: Value) -> Value {
+        obj
+    }
+
+    /// A stored object in this resource's served form.
+    fn served_form(&self, obj: Value) -> Value {
+        obj
+    }
 }
 
 /// Resources with no special rules.

@@ -30,17 +30,19 @@ pub struct Page {
 }
 
 impl ObjectStore {
-    /// Decodes a stored object and stamps its resourceVersion.
-    pub fn decode(kv: &KeyValue) -> ApiResult<Value> {
-        let mut obj: Value = serde_json::from_slice(&kv.value)
+    /// Decodes a stored object into `def`'s served form and stamps its resourceVersion.
+    pub fn decode(def: &ResourceDef, kv: &KeyValue) -> ApiResult<Value> {
+        let stored: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
+        let mut obj = def.strategy.served_form(stored);
         set_resource_version(&mut obj, kv.mod_revision);
         Ok(obj)
     }
 
-    /// Encodes an object for storage (without its resourceVersion, which is the revision).
-    pub fn encode(obj: &Value) -> ApiResult<Bytes> {
-        let mut obj = obj.clone();
+    /// Encodes an object of `def` in its stored form (without its
+    /// resourceVersion, which is the revision).
+    pub fn encode(def: &ResourceDef, obj: &Value) -> ApiResult<Bytes> {
+        let mut obj = def.strategy.stored_form(obj.clone());
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
         }
@@ -51,7 +53,7 @@ impl ObjectStore {
 
     pub async fn get(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
         match self.storage.get(&def.key(ns, name)).await? {
-            Some(kv) => Self::decode(&kv),
+            Some(kv) => Self::decode(def, &kv),
             None => Err(ApiError::not_found(def.target(), name)),
         }
     }
@@ -63,7 +65,7 @@ impl ObjectStore {
         name: &str,
     ) -> ApiResult<Option<Value>> {
         match self.storage.get(&def.key(ns, name)).await? {
-            Some(kv) => Self::decode(&kv).map(Some),
+            Some(kv) => Self::decode(def, &kv).map(Some),
             None => Ok(None),
         }
     }
@@ -99,7 +101,7 @@ impl ObjectStore {
             let mut last_key = None;
             for kv in &resp.kvs {
                 last_key = Some(kv.key.clone());
-                let obj = Self::decode(kv)?;
+                let obj = Self::decode(def, kv)?;
                 if keep(&obj) {
                     items.push(obj);
                     if limit > 0 && items.len() == limit {
@@ -136,7 +138,7 @@ impl ObjectStore {
         let key = def.key(ns.as_deref(), &name);
         let mut txn = Txn::default().when(Compare::absent(&key));
         txn.compares.extend(side.compares.iter().cloned());
-        let txn = with_side_effects(txn.put(&key, Self::encode(obj)?), &side);
+        let txn = with_side_effects(txn.put(&key, Self::encode(def, obj)?), &side);
         match self.storage.txn(txn).await? {
             TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
             TxnResult::Failed { index: 0, .. } => {
@@ -162,7 +164,7 @@ impl ObjectStore {
         let key = def.key(ns.as_deref(), &name);
         let mut txn = Txn::default().when(Compare::revision(&key, expected));
         txn.compares.extend(side.compares.iter().cloned());
-        let txn = with_side_effects(txn.put(&key, Self::encode(obj)?), &side);
+        let txn = with_side_effects(txn.put(&key, Self::encode(def, obj)?), &side);
         match self.storage.txn(txn).await? {
             TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
             TxnResult::Failed {

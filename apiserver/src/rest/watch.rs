@@ -118,7 +118,7 @@ pub async fn watch(
                         Err(WatchEnd::Lagged) | Err(WatchEnd::Closed) => return,
                     };
                     last_rv = ev.kv.mod_revision;
-                    let Some((kind, obj)) = translate(&ev, &sel) else { continue };
+                    let Some((kind, obj)) = translate(enc.def, &ev, &sel) else { continue };
                     if tx.send(Ok(enc.line(kind, &obj))).await.is_err() {
                         return;
                     }
@@ -133,8 +133,12 @@ pub async fn watch(
 
 /// Maps a storage event to a watch event for this selection: objects moving
 /// into the selection are ADDED, out of it DELETED.
-fn translate(ev: &Event, sel: &Selection) -> Option<(&'static str, Value)> {
-    let decode = |kv| ObjectStore::decode(kv).ok();
+fn translate(
+    def: &crate::registry::ResourceDef,
+    ev: &Event,
+    sel: &Selection,
+) -> Option<(&'static str, Value)> {
+    let decode = |kv| ObjectStore::decode(def, kv).ok();
     match ev.kind {
         EventKind::Put => {
             let new = decode(&ev.kv)?;

@@ -127,9 +127,19 @@ impl Cluster {
     }
 
     pub async fn controllers_only(&self, names: &[&str]) -> controllers::ControllerHandle {
+        self.controllers_with(names, controllers::ControllerOptions::default())
+            .await
+    }
+
+    /// The controllers `names` with tuned options.
+    pub async fn controllers_with(
+        &self,
+        names: &[&str],
+        opts: controllers::ControllerOptions,
+    ) -> controllers::ControllerHandle {
         let opts = controllers::ControllerOptions {
             enabled: names.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
+            ..opts
         };
         controllers::start(self.client.clone(), opts)
             .await
