@@ -12,6 +12,7 @@
 //! - `proxy`: the service proxy.
 
 pub mod builtin;
+pub mod clusterdns;
 pub mod events;
 pub mod node;
 pub mod proxy;
