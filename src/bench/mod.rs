@@ -3,6 +3,7 @@
 
 mod api;
 mod cluster;
+mod dns;
 mod stats;
 
 use clap::Subcommand;
@@ -11,6 +12,8 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// API server: start-up, RSS, create/get/list/watch latency over HTTPS.
     Api(api::ApiBenchArgs),
+    /// Cluster DNS: queries per second on one core and latency with N Services, RSS.
+    Dns(dns::DnsBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -20,6 +23,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cmd {
             BenchCommand::Api(args) => api::run(args).await,
+            BenchCommand::Dns(args) => dns::run(args).await,
         }
     })
 }
