@@ -763,6 +763,39 @@ mod tests {
     }
 
     #[test]
+    fn relist_drops_what_is_gone() {
+        let mut i = index();
+        let listed = std::collections::HashSet::from([("default".to_string(), "web".to_string())]);
+        i.retain_services(&listed);
+        assert_eq!(
+            local(&i, "web.default.svc.cluster.local", RecordType::A)
+                .answers
+                .len(),
+            1
+        );
+        assert_eq!(
+            local(&i, "database.shared.svc.cluster.local", RecordType::A).rcode,
+            ResponseCode::NXDomain
+        );
+        i.apply_service(&svc("default", "db", json!({"clusterIP": "None"})));
+        assert_eq!(
+            local(&i, "db.default.svc.cluster.local", RecordType::A)
+                .answers
+                .len(),
+            2
+        );
+        i.retain_slices(&std::collections::HashSet::new());
+        assert_eq!(
+            local(&i, "db.default.svc.cluster.local", RecordType::A).rcode,
+            ResponseCode::NXDomain
+        );
+        assert_eq!(
+            answer(&i, &zone(), "5.0.244.127.in-addr.arpa", RecordType::PTR),
+            Outcome::Forward
+        );
+    }
+
+    #[test]
     fn other_domain_and_deletes() {
         let mut i = index();
         let z = Zone::new("example.org.");

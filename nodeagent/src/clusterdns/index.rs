@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// (namespace, name) of a Service.
@@ -230,10 +230,13 @@ impl Index {
     }
 
     pub fn delete_service(&mut self, svc: &Service) {
-        let Some(key) = key_of(&svc.metadata) else {
-            return;
-        };
-        if self.services.remove(&key).is_some() {
+        if let Some(key) = key_of(&svc.metadata) {
+            self.delete_service_key(&key);
+        }
+    }
+
+    fn delete_service_key(&mut self, key: &ServiceKey) {
+        if self.services.remove(key).is_some() {
             if let Some(n) = self.namespaces.get_mut(&key.0) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -241,7 +244,7 @@ impl Index {
                 }
             }
         }
-        self.refresh_reverse(&key);
+        self.refresh_reverse(key);
     }
 
     pub fn apply_slice(&mut self, slice: &EndpointSlice) {
@@ -268,24 +271,33 @@ impl Index {
         self.refresh_reverse(&key);
     }
 
-    /// Forgets everything (a watch restarted and will list again).
-    pub fn clear_services(&mut self) {
-        self.services.clear();
-        self.namespaces.clear();
-        self.rebuild_reverse();
+    /// After a (re-)list: drops the Services the list did not have.
+    pub fn retain_services(&mut self, listed: &HashSet<ServiceKey>) {
+        let gone: Vec<ServiceKey> = self
+            .services
+            .keys()
+            .filter(|k| !listed.contains(*k))
+            .cloned()
+            .collect();
+        for (ns, name) in gone {
+            self.delete_service_key(&(ns, name));
+        }
     }
 
-    pub fn clear_slices(&mut self) {
-        self.slices.clear();
-        self.rebuild_reverse();
-    }
-
-    fn rebuild_reverse(&mut self) {
-        self.reverse.clear();
-        self.reverse_by_service.clear();
-        let keys: Vec<ServiceKey> = self.services.keys().cloned().collect();
-        for k in keys {
-            self.refresh_reverse(&k);
+    /// After a (re-)list: drops the EndpointSlices (namespace, slice name)
+    /// the list did not have.
+    pub fn retain_slices(&mut self, listed: &HashSet<(String, String)>) {
+        let mut touched = Vec::new();
+        for (key, slices) in self.slices.iter_mut() {
+            let before = slices.len();
+            slices.retain(|name, _| listed.contains(&(key.0.clone(), name.clone())));
+            if slices.len() != before {
+                touched.push(key.clone());
+            }
+        }
+        self.slices.retain(|_, m| !m.is_empty());
+        for key in touched {
+            self.refresh_reverse(&key);
         }
     }
 

@@ -10,6 +10,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 use tokio::sync::oneshot;
@@ -18,7 +19,13 @@ use tokio::sync::oneshot;
 pub trait Indexed: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static {
     fn apply(index: &mut Index, obj: &Self);
     fn delete(index: &mut Index, obj: &Self);
-    fn clear(index: &mut Index);
+    /// The object's identity for re-lists: (namespace, name).
+    fn identity(obj: &Self) -> Option<(String, String)> {
+        let meta = obj.meta();
+        Some((meta.namespace.clone()?, meta.name.clone()?))
+    }
+    /// Drops what a complete list did not contain.
+    fn retain(index: &mut Index, listed: &HashSet<(String, String)>);
 }
 
 impl Indexed for Service {
@@ -28,8 +35,8 @@ impl Indexed for Service {
     fn delete(index: &mut Index, obj: &Self) {
         index.delete_service(obj);
     }
-    fn clear(index: &mut Index) {
-        index.clear_services();
+    fn retain(index: &mut Index, listed: &HashSet<(String, String)>) {
+        index.retain_services(listed);
     }
 }
 
@@ -40,8 +47,8 @@ impl Indexed for EndpointSlice {
     fn delete(index: &mut Index, obj: &Self) {
         index.delete_slice(obj);
     }
-    fn clear(index: &mut Index) {
-        index.clear_slices();
+    fn retain(index: &mut Index, listed: &HashSet<(String, String)>) {
+        index.retain_slices(listed);
     }
 }
 
@@ -54,8 +61,9 @@ where
     let api: Api<K> = Api::all(client);
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
-    // A re-list replaces what the index holds once it is complete.
-    let mut listing: Vec<K> = Vec::new();
+    // A (re-)list updates the index as objects arrive and, once complete,
+    // drops what it did not contain; only identities are kept meanwhile.
+    let mut listed: HashSet<(String, String)> = HashSet::new();
     while let Some(event) = stream.next().await {
         let event = match event {
             Ok(e) => e,
@@ -65,14 +73,18 @@ where
             }
         };
         match event {
-            watcher::Event::Init => listing.clear(),
-            watcher::Event::InitApply(obj) => listing.push(obj),
+            watcher::Event::Init => listed.clear(),
+            watcher::Event::InitApply(obj) => {
+                listed.extend(K::identity(&obj));
+                if let Ok(mut idx) = index.write() {
+                    K::apply(&mut idx, &obj);
+                }
+            }
             watcher::Event::InitDone => {
                 if let Ok(mut idx) = index.write() {
-                    K::clear(&mut idx);
-                    listing.iter().for_each(|o| K::apply(&mut idx, o));
+                    K::retain(&mut idx, &listed);
                 }
-                listing = Vec::new();
+                listed = HashSet::new();
                 if let Some(s) = synced.take() {
                     let _ = s.send(());
                 }
