@@ -249,12 +249,46 @@ fn generated_qps(
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
+/// How long after the create reply a new Service is answered (watch
+/// delivery plus indexing), polled as fast as the server answers.
+async fn propagation(api: &Api<Service>, server: SocketAddr, n: usize) -> anyhow::Result<Summary> {
+    let mut samples = Vec::with_capacity(n);
+    for k in 0..n {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("late-{k}")},
+            "spec": {"ports": [{"port": 80}]}
+        }))?;
+        api.create(&PostParams::default(), &svc).await?;
+        let t = Instant::now();
+        let waited = tokio::task::spawn_blocking(move || -> anyhow::Result<Duration> {
+            let sock = client_socket(server)?;
+            let wanted = format!("late-{k}.default.svc.cluster.local");
+            for id in 0u16.. {
+                if let Ok((0, n, _)) = ask(&sock, id, &wanted) {
+                    if n > 0 {
+                        return Ok(t.elapsed());
+                    }
+                }
+                anyhow::ensure!(
+                    t.elapsed() < Duration::from_secs(10),
+                    "{wanted} never answered"
+                );
+            }
+            anyhow::bail!("{wanted} never answered")
+        })
+        .await??;
+        samples.push(waited);
+    }
+    Ok(Summary::of(samples))
+}
+
 pub async fn run(args: DnsBenchArgs) -> anyhow::Result<()> {
     let dir = tempdir()?;
     let mut cluster = BenchCluster::new(&dir)?;
     cluster.start().await?;
     let client = cluster.client().await?;
     let services: Api<Service> = Api::namespaced(client, "default");
+    let api = services.clone();
     let created = concurrent(args.services, 8, move |i| {
         let services = services.clone();
         async move {
@@ -282,14 +316,17 @@ pub async fn run(args: DnsBenchArgs) -> anyhow::Result<()> {
     );
     let load_cpu = if cpu == 0 { 1 } else { 0 };
     let work_dir = dir.clone();
+    let synced =
+        tokio::task::spawn_blocking(move || wait_for_index(server_addr, services_n)).await??;
+    println!(
+        "DNS server listed {services_n} Services and answered in {:.0} ms",
+        synced.as_secs_f64() * 1000.0
+    );
+    let visible = propagation(&api, server_addr, 50).await?;
+    println!("create reply to first answer naming the new Service: {visible}");
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
         // The load runs on the other core.
         let _ = pin_to_cpu(load_cpu);
-        let synced = wait_for_index(server_addr, services_n)?;
-        println!(
-            "DNS server listed {services_n} Services and answered in {:.0} ms",
-            synced.as_secs_f64() * 1000.0
-        );
         let pid = dns.0.id();
         println!(
             "DNS server RSS with {services_n} Services: {:.1} MiB",
