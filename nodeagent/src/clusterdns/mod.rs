@@ -211,6 +211,86 @@ async fn run_image(args: ImageArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::op::{Message, Query, ResponseCode};
+    use hickory_proto::rr::{Name, RecordType};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A headless Service with 100 ready endpoints: too many A records for
+    /// 512 bytes.
+    fn big_index() -> Index {
+        let mut i = Index::default();
+        let svc = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "big", "namespace": "default"}, "spec": {"clusterIP": "None"}
+        }))
+        .unwrap();
+        i.apply_service(&svc);
+        let endpoints: Vec<_> = (0..100)
+            .map(|n| serde_json::json!({"addresses": [format!("127.244.1.{n}")], "conditions": {"ready": true}}))
+            .collect();
+        let slice = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "big-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "big"}},
+            "addressType": "IPv4", "endpoints": endpoints
+        }))
+        .unwrap();
+        i.apply_slice(&slice);
+        i
+    }
+
+    fn query(name: &str) -> Vec<u8> {
+        let mut q = Message::query();
+        q.metadata.id = 42;
+        q.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        q.to_vec().unwrap()
+    }
+
+    #[tokio::test]
+    async fn udp_truncates_and_tcp_carries_the_whole_answer() {
+        let opts = DnsOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            cluster_domain: DEFAULT_CLUSTER_DOMAIN.into(),
+            forwarder: Forwarder {
+                upstreams: Vec::new(),
+                timeout: Duration::from_secs(1),
+            },
+        };
+        let (addr, task) = serve_on(opts, Arc::new(RwLock::new(big_index())))
+            .await
+            .unwrap();
+        let q = query("big.default.svc.cluster.local.");
+
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        udp.send_to(&q, addr).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = udp.recv(&mut buf).await.unwrap();
+        assert!(
+            n <= 512,
+            "a UDP answer without EDNS fits 512 bytes, got {n}"
+        );
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        assert!(m.metadata.truncation, "TC must be set");
+        assert!(m.answers.len() < 100);
+
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(&(q.len() as u16).to_be_bytes())
+            .await
+            .unwrap();
+        tcp.write_all(&q).await.unwrap();
+        let len = tcp.read_u16().await.unwrap() as usize;
+        let mut body = vec![0u8; len];
+        tcp.read_exact(&mut body).await.unwrap();
+        let m = Message::from_vec(&body).unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(!m.metadata.truncation);
+        assert!(m.metadata.authoritative);
+        assert_eq!(m.answers.len(), 100);
+
+        // Outside the zone with no reachable upstream: SERVFAIL.
+        udp.send_to(&query("example.invalid."), addr).await.unwrap();
+        let n = udp.recv(&mut buf).await.unwrap();
+        let m = Message::from_vec(&buf[..n]).unwrap();
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+        task.abort();
+    }
 
     #[test]
     fn image_flags() {
