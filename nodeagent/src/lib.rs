@@ -12,6 +12,7 @@
 //! - `proxy`: the service proxy.
 
 pub mod builtin;
+pub mod clusterdns;
 pub mod events;
 pub mod node;
 pub mod proxy;
@@ -41,6 +42,11 @@ pub struct AgentOptions {
     pub pod_cidr: Option<ipnet::IpNet>,
     /// The bearer token the agent's endpoint requires.
     pub api_token: String,
+    /// Cluster DNS address(es) and domain for pods' resolv.conf (the
+    /// kubelet's --cluster-dns / --cluster-domain).
+    pub dns: clusterdns::resolv::NodeDns,
+    /// A kubeconfig handed to builtin images that need the API (coredns).
+    pub pod_kubeconfig: Option<PathBuf>,
 }
 
 /// The running agent; dropping it stops the agent and kills its pods'
@@ -128,6 +134,8 @@ pub async fn start(client: kube::Client, opts: AgentOptions) -> anyhow::Result<A
         watchdog: Arc::new(watchdog),
         ipam: Mutex::default(),
         pod_cidr: cidr_rx,
+        dns: opts.dns.clone(),
+        pod_kubeconfig: opts.pod_kubeconfig.clone(),
         live: Mutex::default(),
         index: Mutex::default(),
     });

@@ -113,7 +113,7 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn service(i: usize) -> Service {
+pub(super) fn service(i: usize) -> Service {
     serde_json::from_value(serde_json::json!({
         "metadata": {"name": format!("svc-{i}"), "labels": {"app": format!("app-{}", i % 50)}},
         "spec": {"selector": {"app": format!("app-{}", i % 50)}, "ports": [{"port": 80, "targetPort": 8080}]}
@@ -122,7 +122,11 @@ fn service(i: usize) -> Service {
 }
 
 /// Runs `n` operations with `concurrency` tasks; returns their latencies.
-async fn concurrent<F, Fut>(n: usize, concurrency: usize, op: F) -> anyhow::Result<Summary>
+pub(super) async fn concurrent<F, Fut>(
+    n: usize,
+    concurrency: usize,
+    op: F,
+) -> anyhow::Result<Summary>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Duration>> + Send,

@@ -57,13 +57,7 @@ impl BenchCluster {
 
     /// Resident set size of the cluster process, in KiB.
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let pid = self.pid().context("cluster not running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS")
+        rss_kib_of(self.pid().context("cluster not running")?)
     }
 
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
@@ -80,6 +74,16 @@ impl BenchCluster {
             let _ = child.wait();
         }
     }
+}
+
+/// Resident set size of a process, in KiB.
+pub fn rss_kib_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")
 }
 
 impl Drop for BenchCluster {

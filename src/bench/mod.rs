@@ -4,6 +4,7 @@
 mod api;
 mod cluster;
 mod exec;
+mod dns;
 mod stats;
 
 use clap::Subcommand;
@@ -14,6 +15,8 @@ pub enum BenchCommand {
     Api(api::ApiBenchArgs),
     /// Streaming: `exec true` round trips through the API server and agent.
     Exec(exec::ExecBenchArgs),
+    /// Cluster DNS: queries per second on one core and latency with N Services, RSS.
+    Dns(dns::DnsBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -24,6 +27,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         match cmd {
             BenchCommand::Api(args) => api::run(args).await,
             BenchCommand::Exec(args) => exec::run(args).await,
+            BenchCommand::Dns(args) => dns::run(args).await,
         }
     })
 }

@@ -41,6 +41,10 @@ pub struct NodeAgentArgs {
     /// Bearer token the agent's endpoint requires (the API server presents the cluster token).
     #[arg(long, env = "MKUBE_AGENT_TOKEN")]
     pub agent_token: String,
+    /// Cluster DNS address(es) written into pods' resolv.conf (the kube-dns ClusterIP);
+    /// without it ClusterFirst pods get the host's resolvers, as the kubelet does.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_dns: Vec<std::net::IpAddr>,
 }
 
 async fn client(kubeconfig: &PathBuf) -> anyhow::Result<kube::Client> {
@@ -112,6 +116,11 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
                 image_map: args.node.image_map.clone(),
                 pod_cidr,
                 api_token: args.agent_token.clone(),
+                dns: nodeagent::clusterdns::resolv::NodeDns {
+                    cluster_dns: args.cluster_dns.clone(),
+                    cluster_domain: args.node.cluster_domain.clone(),
+                },
+                pod_kubeconfig: Some(args.kubeconfig.clone()),
             },
         )
         .await

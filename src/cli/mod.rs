@@ -137,6 +137,9 @@ pub struct NodeArgs {
     /// Addresses LoadBalancer Services get (inside 127.0.0.0/8: reachable without root).
     #[arg(long, default_value = "127.240.0.0/16")]
     pub lb_ip_range: ipnet_arg::Cidr,
+    /// The cluster's DNS domain (Service names end in `.svc.<domain>`).
+    #[arg(long, default_value = nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN)]
+    pub cluster_domain: String,
 }
 
 impl NodeArgs {
@@ -189,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                     image_map: None,
+                    cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),
                 },
                 controllers: ControllerArgs {
                     node_monitor_grace_period: controllers::nodelifecycle::DEFAULT_GRACE,

@@ -84,6 +84,7 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
                 .await
                 .context("starting the controllers")?;
             components.push(Box::new(controllers));
+            ensure_cluster_dns(&client, &args).await;
         }
         server.readiness.set_ready();
         println!(
@@ -129,10 +130,48 @@ async fn start_node(
             image_map: args.node.image_map.clone(),
             pod_cidr,
             api_token: server.credentials.token.clone(),
+            dns: nodeagent::clusterdns::resolv::NodeDns {
+                cluster_dns: cluster_dns_ip(&args.server)?.into_iter().collect(),
+                cluster_domain: args.node.cluster_domain.clone(),
+            },
+            pod_kubeconfig: Some(server.kubeconfig.clone()),
         },
     )
     .await
     .context("starting the node agent")
+}
+
+/// The kube-dns ClusterIP: the tenth address of the first service range,
+/// which the allocator keeps out of its dynamic band (as kubeadm does).
+fn cluster_dns_ip(args: &ServerArgs) -> anyhow::Result<Option<std::net::IpAddr>> {
+    let Some(first) = args.service_cidr.first() else {
+        return Ok(None);
+    };
+    let cidr: ipnet::IpNet = first.0.parse().context("invalid --service-cidr")?;
+    Ok(Some(apiserver::registry::resources::service_alloc::nth_ip(
+        &cidr, 9,
+    )))
+}
+
+/// The coredns Deployment and kube-dns Service; a failure leaves the
+/// cluster running without DNS (and says so).
+async fn ensure_cluster_dns(client: &kube::Client, args: &UpArgs) {
+    let ip = match cluster_dns_ip(&args.server) {
+        Ok(Some(ip)) => ip,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "no cluster DNS address");
+            return;
+        }
+    };
+    if let Err(e) =
+        nodeagent::clusterdns::addon::ensure(client, ip, &args.node.cluster_domain).await
+    {
+        tracing::warn!(
+            error = format!("{e:#}"),
+            "cannot create the cluster DNS add-on"
+        );
+    }
 }
 
 /// Stops a spawned task when the cluster stops.

@@ -58,6 +58,11 @@ fn run_agent(
                 image_map: None,
                 pod_cidr: Some(cidr.parse()?),
                 api_token: token,
+                dns: nodeagent::clusterdns::resolv::NodeDns {
+                    cluster_dns: Vec::new(),
+                    cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),
+                },
+                pod_kubeconfig: Some(kubeconfig.into()),
             },
         )
         .await?;

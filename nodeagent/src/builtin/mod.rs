@@ -31,6 +31,7 @@ pub fn main(name: &str, args: Vec<String>) -> ExitCode {
         Some(Builtin::Agnhost) => agnhost::main(args),
         Some(Builtin::Pause) => pause::main(),
         Some(Builtin::Busybox) => busybox::main(args),
+        Some(Builtin::CoreDns) => crate::clusterdns::main(args),
         None => {
             eprintln!(
                 "mkube builtin: unknown image or applet {name:?} (images: {}; applets: {})",

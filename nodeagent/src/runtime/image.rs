@@ -14,6 +14,7 @@ pub enum Builtin {
     Agnhost,
     Pause,
     Busybox,
+    CoreDns,
 }
 
 impl Builtin {
@@ -26,6 +27,7 @@ impl Builtin {
             Builtin::Agnhost => "registry.k8s.io/e2e-test-images/agnhost",
             Builtin::Pause => "pause",
             Builtin::Busybox => "busybox",
+            Builtin::CoreDns => "registry.k8s.io/coredns/coredns",
         }
     }
 
@@ -38,12 +40,13 @@ impl Builtin {
             Builtin::Agnhost => &["agnhost"],
             Builtin::Pause => &["pause"],
             Builtin::Busybox => &["busybox"],
+            Builtin::CoreDns => &["coredns"],
         }
     }
 }
 
 pub const CATALOG: &str =
-    "nginx, httpd, hashicorp/http-echo, registry.k8s.io/e2e-test-images/agnhost, pause, busybox";
+    "nginx, httpd, hashicorp/http-echo, registry.k8s.io/e2e-test-images/agnhost, pause, busybox, registry.k8s.io/coredns/coredns";
 
 pub const APPLETS: &[&str] = &[
     "wget", "nc", "nslookup", "sleep", "echo", "cat", "env", "hostname", "true", "false",
@@ -87,6 +90,10 @@ pub fn builtin_for(image: &str) -> Option<Builtin> {
         "busybox"
         | "registry.k8s.io/e2e-test-images/busybox"
         | "gcr.io/google-containers/busybox" => Builtin::Busybox,
+        "registry.k8s.io/coredns/coredns"
+        | "registry.k8s.io/coredns"
+        | "k8s.gcr.io/coredns"
+        | "coredns/coredns" => Builtin::CoreDns,
         _ => return None,
     };
     Some(b)
@@ -244,6 +251,9 @@ pub fn builtin_privileged_ports(b: Builtin, argv: &[String]) -> Vec<u16> {
     };
     let ports = match b {
         Builtin::Nginx | Builtin::Httpd => vec![80],
+        Builtin::CoreDns => crate::clusterdns::parse_image_args(argv.get(3..).unwrap_or_default())
+            .map(|a| vec![a.port])
+            .unwrap_or_default(),
         Builtin::HttpEcho => vec![flag("listen", 5678)],
         Builtin::Agnhost => {
             if argv.iter().any(|a| a == "netexec") {
@@ -293,6 +303,10 @@ mod tests {
             Some(Builtin::Pause)
         );
         assert_eq!(builtin_for("redis"), None);
+        assert_eq!(
+            builtin_for("registry.k8s.io/coredns/coredns:v1.12.0"),
+            Some(Builtin::CoreDns)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod attach;
 pub mod env;
 pub mod image;
 pub mod logs;
+pub mod pod_dns;
 pub mod probe;
 pub mod process;
 pub mod pty;
@@ -54,6 +55,10 @@ pub struct Ctx {
     pub watchdog: Arc<Watchdog>,
     pub ipam: Mutex<Ipam>,
     pub pod_cidr: tokio::sync::watch::Receiver<Option<IpNet>>,
+    /// The cluster DNS address and domain pods are configured with.
+    pub dns: crate::clusterdns::resolv::NodeDns,
+    /// Handed to builtin images that need the API (coredns).
+    pub pod_kubeconfig: Option<PathBuf>,
     /// (uid, container) -> state, for logs.
     pub live: Mutex<HashMap<(String, String), Live>>,
     /// (namespace, name) -> pod, for the HTTP endpoint.

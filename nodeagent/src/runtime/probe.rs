@@ -183,6 +183,7 @@ pub async fn exec(command: &[String], t: &Target, timeout: Duration) -> Outcome 
         argv: command.to_vec(),
         env: t.exec_env.clone(),
         cwd: t.cwd.clone(),
+        bind_mounts: Vec::new(),
     };
     match super::process::run_to_end(spec, timeout, &t.watchdog).await {
         Ok((0, _)) => Outcome::Success,

@@ -53,6 +53,57 @@ pub struct ProcSpec {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
+    /// (file, target): bind-mounted in a mount namespace of the process's
+    /// own (the pod's resolv.conf and hosts over /etc's); skipped where the
+    /// agent may not create one (see `private_mounts`).
+    pub bind_mounts: Vec<(PathBuf, PathBuf)>,
+}
+
+/// C paths of the bind mounts, prepared before fork (no allocation after).
+fn c_mounts(mounts: &[(PathBuf, PathBuf)]) -> Vec<(std::ffi::CString, std::ffi::CString)> {
+    use std::os::unix::ffi::OsStrExt;
+    mounts
+        .iter()
+        .filter_map(|(src, dst)| {
+            Some((
+                std::ffi::CString::new(src.as_os_str().as_bytes()).ok()?,
+                std::ffi::CString::new(dst.as_os_str().as_bytes()).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// In the forked child: a private mount namespace with the bind mounts.
+/// Without the privilege (not root) nothing happens and the process sees
+/// the host's files.
+///
+/// # Safety
+/// Only async-signal-safe calls: runs between fork and exec.
+unsafe fn private_mounts(mounts: &[(std::ffi::CString, std::ffi::CString)]) {
+    if mounts.is_empty() || libc::unshare(libc::CLONE_NEWNS) != 0 {
+        return;
+    }
+    // Keep the mounts out of the host's namespace.
+    let root = c"/";
+    if libc::mount(
+        std::ptr::null(),
+        root.as_ptr(),
+        std::ptr::null(),
+        libc::MS_REC | libc::MS_PRIVATE,
+        std::ptr::null(),
+    ) != 0
+    {
+        return;
+    }
+    for (src, dst) in mounts {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        );
+    }
 }
 
 /// The process as every container process starts: its argv, env and cwd,
@@ -70,6 +121,7 @@ fn base_command(spec: &ProcSpec) -> std::io::Result<std::process::Command> {
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spec.cwd);
     let parent = std::process::id() as libc::pid_t;
+    let mounts = c_mounts(&spec.bind_mounts);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
@@ -80,6 +132,7 @@ fn base_command(spec: &ProcSpec) -> std::io::Result<std::process::Command> {
             if libc::getppid() != parent {
                 libc::_exit(137);
             }
+            private_mounts(&mounts);
             Ok(())
         });
     }

@@ -73,6 +73,8 @@ pub struct Worker {
     recs: BTreeMap<String, ContainerRec>,
     running: HashMap<String, Instance>,
     pod_ip: Option<IpAddr>,
+    /// The pod's resolv.conf and hosts, once it has an address.
+    dns_files: Option<super::pod_dns::PodDnsFiles>,
     start_time: Timestamp,
     last_sent: Option<serde_json::Value>,
     next_instance: u64,
@@ -106,6 +108,7 @@ impl Worker {
             recs: BTreeMap::new(),
             running: HashMap::new(),
             pod_ip: None,
+            dns_files: None,
             start_time: Timestamp::now(),
             last_sent: None,
             next_instance: 1,
@@ -428,7 +431,7 @@ impl Worker {
         let spec = self.spec();
         if spec.host_network == Some(true) {
             self.pod_ip = Some(self.ctx.node_ip);
-            return true;
+            return self.write_dns_files();
         }
         let cidr = *self.ctx.pod_cidr.borrow();
         let Some(cidr) = cidr else {
@@ -444,10 +447,24 @@ impl Worker {
         match ip {
             Some(ip) => {
                 self.pod_ip = Some(ip);
-                true
+                self.write_dns_files()
             }
             None => false,
         }
+    }
+
+    /// The pod's resolv.conf and hosts (once; a failure is logged and the
+    /// pod runs with the host's).
+    fn write_dns_files(&mut self) -> bool {
+        if self.dns_files.is_none() {
+            match super::pod_dns::write(&self.ctx, &self.pod, &self.uid, self.pod_ip) {
+                Ok(f) => self.dns_files = Some(f),
+                Err(e) => {
+                    tracing::warn!(pod = %self.pod_ref(), error = %e, "cannot write the pod's resolv.conf")
+                }
+            }
+        }
+        true
     }
 
     fn container_spec(&self, name: &str) -> Option<Container> {
@@ -506,6 +523,14 @@ impl Worker {
             if let Ok(v) = std::env::var(passthrough) {
                 env.push((passthrough.to_string(), v));
             }
+        }
+        // The pod's own resolv.conf, for the builtin applets.
+        if let Some(f) = &self.dns_files {
+            env.retain(|(k, _)| k != "MKUBE_RESOLV_CONF");
+            env.push((
+                "MKUBE_RESOLV_CONF".to_string(),
+                f.resolv_conf.display().to_string(),
+            ));
         }
         env
     }
@@ -578,6 +603,11 @@ impl Worker {
             }
         };
         let mut env = self.base_env(launch.applets, &cwd);
+        if launch.builtin == Some(image::Builtin::CoreDns) {
+            if let Some(kc) = super::pod_dns::kubeconfig(&self.ctx, &self.uid) {
+                env.push(("KUBECONFIG".to_string(), kc.display().to_string()));
+            }
+        }
         for (k, v) in k8s_env {
             env.retain(|(x, _)| *x != k);
             env.push((k, v));
@@ -615,6 +645,11 @@ impl Worker {
             argv: argv.clone(),
             env: env.clone(),
             cwd: cwd.clone(),
+            bind_mounts: self
+                .dns_files
+                .as_ref()
+                .map(|f| f.bind_mounts())
+                .unwrap_or_default(),
         };
         let console = match (c.tty, c.stdin) {
             (Some(true), _) => Some(Console::Tty(WindowSize::default())),

@@ -206,6 +206,11 @@ pub async fn start_with(agent: bool) -> Cluster {
                     image_map: None,
                     pod_cidr: Some(pod_cidr()),
                     api_token: token.clone(),
+                    dns: nodeagent::clusterdns::resolv::NodeDns {
+                        cluster_dns: Vec::new(),
+                        cluster_domain: "cluster.local".into(),
+                    },
+                    pod_kubeconfig: None,
                 },
             )
             .await
