@@ -41,6 +41,8 @@ pub struct Live {
 pub struct ExecTarget {
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
+    /// The pod's resolv.conf and hosts, as the container sees them.
+    pub bind_mounts: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Everything the workers share.

@@ -418,6 +418,11 @@ impl Worker {
                         exec: self.running.get(&rec.name).map(|i| super::ExecTarget {
                             env: i.target.exec_env.clone(),
                             cwd: i.target.cwd.clone(),
+                            bind_mounts: self
+                                .dns_files
+                                .as_ref()
+                                .map(|f| f.bind_mounts())
+                                .unwrap_or_default(),
                         }),
                         attach: self.running.get(&rec.name).map(|i| i.attach.clone()),
                     },

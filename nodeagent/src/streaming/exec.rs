@@ -22,6 +22,7 @@ pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdo
         argv: opts.command.clone(),
         env: target.env,
         cwd: target.cwd,
+        bind_mounts: target.bind_mounts,
     };
     let proc = match process::spawn_interactive(spec, console).await {
         Ok(p) => p,
