@@ -1,13 +1,15 @@
-//! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`
-//! and `/healthz`, behind a bearer token.
+//! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`,
+//! `/portForward/...` (GET and POST, upgraded) and `/healthz`, behind a
+//! bearer token.
 
 use crate::runtime::logs::{self, LogOptions};
 use crate::runtime::Ctx;
+use crate::streaming::portforward;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::HashMap;
@@ -30,6 +32,10 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
+        .route(
+            "/portForward/{ns}/{pod}",
+            on(MethodFilter::GET.or(MethodFilter::POST), port_forward),
+        )
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "agent endpoint stopped");
@@ -57,6 +63,52 @@ fn instance_file(dir: &std::path::Path, restart: i32) -> PathBuf {
     dir.join(format!("{restart}.log"))
 }
 
+/// The pod `ns/name` on this node, or the kubelet's 404.
+fn indexed_pod(
+    ctx: &Ctx,
+    ns: &str,
+    name: &str,
+) -> Result<k8s_openapi::api::core::v1::Pod, Response> {
+    ctx.index
+        .lock()
+        .ok()
+        .and_then(|i| i.get(&(ns.to_string(), name.to_string())).cloned())
+        .ok_or_else(|| {
+            text(
+                StatusCode::NOT_FOUND,
+                format!("pod \"{name}\" not found on this node"),
+            )
+        })
+}
+
+async fn port_forward(
+    State(st): State<AppState>,
+    Path((ns, pod_name)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    if !authorized(req.headers(), &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let pod = match indexed_pod(&st.ctx, &ns, &pod_name) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let ip = st.ctx.ipam.lock().ok().and_then(|i| i.ip_of(&uid));
+    let Some(ip) = ip else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("pod \"{pod_name}\" has no IP yet: it is not running"),
+        );
+    };
+    let target = portforward::Target {
+        ip,
+        full_name: format!("{pod_name}_{ns}"),
+        uid,
+    };
+    portforward::handle(target, req).await
+}
+
 async fn container_logs(
     State(st): State<AppState>,
     Path((ns, pod_name, container)): Path<(String, String, String)>,
@@ -66,17 +118,9 @@ async fn container_logs(
     if !authorized(&headers, &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let pod = st
-        .ctx
-        .index
-        .lock()
-        .ok()
-        .and_then(|i| i.get(&(ns.clone(), pod_name.clone())).cloned());
-    let Some(pod) = pod else {
-        return text(
-            StatusCode::NOT_FOUND,
-            format!("pod \"{pod_name}\" not found on this node"),
-        );
+    let pod = match indexed_pod(&st.ctx, &ns, &pod_name) {
+        Ok(p) => p,
+        Err(r) => return r,
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let live = st
