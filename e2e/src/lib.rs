@@ -18,6 +18,8 @@
 //! - `MKUBE_E2E_KEEP=1`: keep the data dirs of the clusters (they are kept
 //!   anyway when a test fails, and their path and log tail are printed).
 
+pub mod terminal;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};

@@ -1,12 +1,13 @@
 //! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`,
-//! `/portForward/...` (GET and POST, upgraded) and `/healthz`, behind a
-//! bearer token.
+//! the streaming `/exec/...`, `/attach/...` and `/portForward/...` (GET and
+//! POST, upgraded), and `/healthz`, behind a bearer token.
 
 use crate::runtime::logs::{self, LogOptions};
-use crate::runtime::Ctx;
-use crate::streaming::portforward;
+use crate::runtime::{Ctx, Live};
+use crate::streaming::{attach, exec, portforward, remotecommand};
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, on, MethodFilter};
@@ -32,6 +33,8 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
+        .route("/exec/{ns}/{pod}/{container}", get(exec))
+        .route("/attach/{ns}/{pod}/{container}", get(attach))
         .route(
             "/portForward/{ns}/{pod}",
             on(MethodFilter::GET.or(MethodFilter::POST), port_forward),
@@ -44,6 +47,78 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
 
 fn text(code: StatusCode, msg: String) -> Response {
     (code, msg).into_response()
+}
+
+/// An error as a `kind: Status`, which the API server relays unchanged.
+fn status(code: StatusCode, reason: &str, message: String) -> Response {
+    let body = serde_json::json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code.as_u16(),
+    });
+    (
+        code,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The pod's (uid, container) live record, or the error the kubelet gives.
+fn running_container(
+    st: &AppState,
+    ns: &str,
+    pod_name: &str,
+    container: &str,
+) -> Result<Live, Response> {
+    let uid = indexed_pod(&st.ctx, ns, pod_name)
+        .and_then(|p| p.metadata.uid)
+        .ok_or_else(|| status(StatusCode::NOT_FOUND, "NotFound", pod_not_found(pod_name)))?;
+    st.ctx
+        .live
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&(uid, container.to_string())).cloned())
+        .filter(|l| l.running)
+        .ok_or_else(|| {
+            status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                format!("container not found (\"{container}\")"),
+            )
+        })
+}
+
+async fn exec(
+    State(st): State<AppState>,
+    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !authorized(&headers, &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let opts = remotecommand::Options::parse(query.as_deref());
+    if opts.command.is_empty() {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "you must specify at least one command for the container".into(),
+        );
+    }
+    let live = match running_container(&st, &ns, &pod_name, &container) {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let target = live.exec.unwrap_or_default();
+    let watchdog = st.ctx.watchdog.clone();
+    ws.protocols(remotecommand::PROTOCOLS)
+        .on_upgrade(move |socket| exec::serve(socket, opts, target, watchdog))
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -63,22 +138,16 @@ fn instance_file(dir: &std::path::Path, restart: i32) -> PathBuf {
     dir.join(format!("{restart}.log"))
 }
 
-/// The pod `ns/name` on this node, or the kubelet's 404.
-fn indexed_pod(
-    ctx: &Ctx,
-    ns: &str,
-    name: &str,
-) -> Result<k8s_openapi::api::core::v1::Pod, Response> {
+/// The pod `ns/name` if it runs on this node.
+fn indexed_pod(ctx: &Ctx, ns: &str, name: &str) -> Option<k8s_openapi::api::core::v1::Pod> {
     ctx.index
         .lock()
         .ok()
         .and_then(|i| i.get(&(ns.to_string(), name.to_string())).cloned())
-        .ok_or_else(|| {
-            text(
-                StatusCode::NOT_FOUND,
-                format!("pod \"{name}\" not found on this node"),
-            )
-        })
+}
+
+fn pod_not_found(name: &str) -> String {
+    format!("pod \"{name}\" not found on this node")
 }
 
 async fn port_forward(
@@ -89,15 +158,15 @@ async fn port_forward(
     if !authorized(req.headers(), &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let pod = match indexed_pod(&st.ctx, &ns, &pod_name) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+        return status(StatusCode::NOT_FOUND, "NotFound", pod_not_found(&pod_name));
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let ip = st.ctx.ipam.lock().ok().and_then(|i| i.ip_of(&uid));
     let Some(ip) = ip else {
-        return text(
+        return status(
             StatusCode::BAD_REQUEST,
+            "BadRequest",
             format!("pod \"{pod_name}\" has no IP yet: it is not running"),
         );
     };
@@ -118,9 +187,8 @@ async fn container_logs(
     if !authorized(&headers, &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let pod = match indexed_pod(&st.ctx, &ns, &pod_name) {
-        Ok(p) => p,
-        Err(r) => return r,
+    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+        return text(StatusCode::NOT_FOUND, pod_not_found(&pod_name));
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let live = st
@@ -261,4 +329,30 @@ async fn container_logs(
         .header(http::header::CONTENT_TYPE, "text/plain")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response".into()))
+}
+
+async fn attach(
+    State(st): State<AppState>,
+    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !authorized(&headers, &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let opts = remotecommand::Options::parse(query.as_deref());
+    let live = match running_container(&st, &ns, &pod_name, &container) {
+        Ok(l) => l,
+        Err(resp) => return resp,
+    };
+    let Some(hub) = live.attach else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("container not found (\"{container}\")"),
+        );
+    };
+    ws.protocols(remotecommand::PROTOCOLS)
+        .on_upgrade(move |socket| attach::serve(socket, opts, hub))
 }

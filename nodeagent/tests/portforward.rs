@@ -29,8 +29,10 @@ fn nginx(name: &str) -> serde_json::Value {
 
 async fn running_nginx(c: &common::Cluster) {
     c.create(nginx("web")).await;
-    c.wait_pod("web", 30, |p| common::condition(p, "Ready").as_deref() == Some("True"))
-        .await;
+    c.wait_pod("web", 30, |p| {
+        common::condition(p, "Ready").as_deref() == Some("True")
+    })
+    .await;
 }
 
 /// The byte stream under the SPDY client.
@@ -80,7 +82,7 @@ impl SpdyClient {
                         return None;
                     }
                 }
-                Transport::Ws(w) => match w.next().await? .ok()? {
+                Transport::Ws(w) => match w.next().await?.ok()? {
                     Message::Binary(b) => self.buf.extend_from_slice(&b),
                     Message::Close(_) => return None,
                     _ => {}
@@ -198,7 +200,10 @@ async fn spdy_upgrade(c: &common::Cluster) -> SpdyClient {
     assert!(resp.starts_with("HTTP/1.1 101"), "{resp}");
     let lower = resp.to_ascii_lowercase();
     assert!(lower.contains("upgrade: spdy/3.1"), "{resp}");
-    assert!(lower.contains("x-stream-protocol-version: portforward.k8s.io"), "{resp}");
+    assert!(
+        lower.contains("x-stream-protocol-version: portforward.k8s.io"),
+        "{resp}"
+    );
     SpdyClient::new(Transport::Tcp(t))
 }
 
@@ -212,7 +217,10 @@ async fn websocket(
         .into_client_request()
         .unwrap();
     let h = req.headers_mut();
-    h.insert("Authorization", format!("Bearer {}", c.token).parse().unwrap());
+    h.insert(
+        "Authorization",
+        format!("Bearer {}", c.token).parse().unwrap(),
+    );
     h.insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
     let tcp = TcpStream::connect(addr).await.unwrap();
     let (ws, resp) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
@@ -236,7 +244,11 @@ async fn exercise_spdy(mut cl: SpdyClient) {
     let page = String::from_utf8_lossy(&got[&d]);
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Welcome to nginx!"), "{page}");
-    assert!(got[&e].is_empty(), "{:?}", String::from_utf8_lossy(&got[&e]));
+    assert!(
+        got[&e].is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&got[&e])
+    );
 
     let (e, d) = cl.open_pair(81, 1).await;
     let got = cl.collect(&[e, d]).await;
@@ -262,7 +274,11 @@ async fn exercise_spdy(mut cl: SpdyClient) {
     let got = cl.collect(&ids).await;
     for pair in ids.chunks(2) {
         let page = String::from_utf8_lossy(&got[&pair[1]]);
-        assert!(page.contains("Welcome to nginx!"), "stream {}: {page}", pair[1]);
+        assert!(
+            page.contains("Welcome to nginx!"),
+            "stream {}: {page}",
+            pair[1]
+        );
     }
 }
 
@@ -288,7 +304,15 @@ async fn port_forward_protocols() {
         }
     }
     first.sort();
-    assert_eq!(first, vec![vec![0, 80, 0], vec![1, 80, 0], vec![2, 81, 0], vec![3, 81, 0]]);
+    assert_eq!(
+        first,
+        vec![
+            vec![0, 80, 0],
+            vec![1, 80, 0],
+            vec![2, 81, 0],
+            vec![3, 81, 0]
+        ]
+    );
     let mut msg = vec![0u8];
     msg.extend_from_slice(GET);
     ws.send(Message::Binary(msg.into())).await.unwrap();
@@ -303,7 +327,10 @@ async fn port_forward_protocols() {
     }
     let page = String::from_utf8_lossy(&page);
     assert!(page.contains("Welcome to nginx!"), "{page}");
-    assert!(error.contains("error forwarding port 81 to pod web_default"), "{error}");
+    assert!(
+        error.contains("error forwarding port 81 to pod web_default"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,9 +338,7 @@ async fn port_forward_refusals() {
     let c = common::start().await;
     running_nginx(&c).await;
     let req = |auth: &str, extra: &str| {
-        format!(
-            "GET /portForward/default/web HTTP/1.1\r\nHost: agent\r\n{auth}{extra}\r\n"
-        )
+        format!("GET /portForward/default/web HTTP/1.1\r\nHost: agent\r\n{auth}{extra}\r\n")
     };
     let bearer = format!("Authorization: Bearer {}\r\n", c.token);
     let (_, resp) = raw_request(&c, &req("", "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n")).await;
@@ -345,10 +370,15 @@ async fn port_forward_refusals() {
         associated_to: 0,
         priority: 0,
         flags: 0,
-        headers: Headers::default().with("streamtype", "data").with("port", "http"),
+        headers: Headers::default()
+            .with("streamtype", "data")
+            .with("port", "http"),
     })
     .await;
-    assert!(matches!(cl.recv().await, Some(Frame::RstStream { stream_id: 1, .. })));
+    assert!(matches!(
+        cl.recv().await,
+        Some(Frame::RstStream { stream_id: 1, .. })
+    ));
     cl.next_id = 3;
     let (e, d) = cl.open_pair(80, 0).await;
     cl.send(data(d, GET)).await;

@@ -3,6 +3,7 @@
 pub mod binding;
 pub mod codec;
 pub mod delete;
+pub mod http_proxy;
 pub mod meta;
 pub mod node_proxy;
 pub mod object_store;
@@ -129,8 +130,17 @@ fn deprecation_warning(path: &str) -> Option<&'static str> {
 }
 
 async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
+    let ri = parse_path(req.uri().path())?;
+    if matches!(
+        ri.subresource.as_deref(),
+        Some("exec" | "attach" | "portforward")
+    ) {
+        return node_proxy::stream(st, &ri, req).await;
+    }
+    if ri.subresource.as_deref() == Some("proxy") {
+        return http_proxy::proxy(st, &ri, req).await;
+    }
     let (parts, body) = req.into_parts();
-    let ri = parse_path(parts.uri.path())?;
     let mut q = Query::parse(parts.uri.query());
     if q.get("fieldManager").is_none() {
         // kube-apiserver names the manager after the client's User-Agent.

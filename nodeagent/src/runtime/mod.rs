@@ -1,11 +1,13 @@
 //! The pod runtime: a watch on the pods bound to this node feeding one
 //! worker task per pod (by uid).
 
+pub mod attach;
 pub mod env;
 pub mod image;
 pub mod logs;
 pub mod probe;
 pub mod process;
+pub mod pty;
 pub mod worker;
 
 use crate::events::Recorder;
@@ -21,12 +23,23 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// A running container instance, for the log endpoint.
+/// A container's current instance, for the agent's endpoint (logs, exec).
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub restart_count: i32,
     pub running: bool,
     pub waiting_reason: Option<String>,
+    /// Where `exec` runs while the instance is running.
+    pub exec: Option<ExecTarget>,
+    /// The running instance's console, for `attach`.
+    pub attach: Option<Arc<attach::AttachHub>>,
+}
+
+/// Where an exec runs: the running instance's environment and directory.
+#[derive(Debug, Clone, Default)]
+pub struct ExecTarget {
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
 }
 
 /// Everything the workers share.

@@ -55,7 +55,9 @@ pub struct ProcSpec {
     pub cwd: PathBuf,
 }
 
-fn command(spec: &ProcSpec) -> std::io::Result<tokio::process::Command> {
+/// The process as every container process starts: its argv, env and cwd,
+/// and the death signal that follows the agent.
+fn base_command(spec: &ProcSpec) -> std::io::Result<std::process::Command> {
     let Some(program) = spec.argv.first() else {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -66,9 +68,7 @@ fn command(spec: &ProcSpec) -> std::io::Result<tokio::process::Command> {
     cmd.args(&spec.argv[1..])
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(&spec.cwd)
-        .stdin(Stdio::null())
-        .process_group(0);
+        .current_dir(&spec.cwd);
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
@@ -83,7 +83,66 @@ fn command(spec: &ProcSpec) -> std::io::Result<tokio::process::Command> {
             Ok(())
         });
     }
+    Ok(cmd)
+}
+
+/// A process in its own group with no stdin.
+fn command(spec: &ProcSpec) -> std::io::Result<tokio::process::Command> {
+    let mut cmd = base_command(spec)?;
+    cmd.stdin(Stdio::null()).process_group(0);
     Ok(tokio::process::Command::from(cmd))
+}
+
+/// How an interactive process (an exec, a container with `stdin` or `tty`)
+/// is wired to the agent.
+#[derive(Debug, Clone, Copy)]
+pub enum Console {
+    /// Separate pipes; stdin piped only when asked for.
+    Pipes { stdin: bool },
+    /// One terminal for all three streams.
+    Tty(super::pty::WindowSize),
+}
+
+/// A spawned interactive process: with `Console::Tty` its I/O is the
+/// terminal master, otherwise the child's pipes.
+pub struct Interactive {
+    pub child: tokio::process::Child,
+    pub pty: Option<super::pty::PtyMaster>,
+}
+
+/// Spawns a process wired as `console` says. A TTY process leads its own
+/// session (and so its own process group) with the terminal as its
+/// controlling terminal, as in a container with `tty: true`.
+pub async fn spawn_interactive(spec: ProcSpec, console: Console) -> std::io::Result<Interactive> {
+    on_spawner(move || {
+        let mut cmd = base_command(&spec)?;
+        match console {
+            Console::Pipes { stdin } => {
+                cmd.process_group(0)
+                    .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                let child = tokio::process::Command::from(cmd).spawn()?;
+                Ok(Interactive { child, pty: None })
+            }
+            Console::Tty(size) => {
+                let (master, slave) = super::pty::open(size)?;
+                cmd.stdin(Stdio::from(slave.try_clone()?))
+                    .stdout(Stdio::from(slave.try_clone()?))
+                    .stderr(Stdio::from(slave));
+                // SAFETY: setsid and ioctl only, after stdio is in place.
+                unsafe {
+                    cmd.pre_exec(|| super::pty::make_controlling_terminal(0));
+                }
+                let child = tokio::process::Command::from(cmd).spawn()?;
+                Ok(Interactive {
+                    child,
+                    pty: Some(master),
+                })
+            }
+        }
+    })
+    .await
 }
 
 /// Spawns a container process with piped stdout/stderr.

@@ -2,12 +2,16 @@
 //! of `state::plan`, runs probes, reports status, and carries out graceful
 //! deletion.
 
+use super::attach::{AttachHub, HubOptions};
 use super::image::{self, ImageMap};
 use super::logs::{self, LogWriter};
 use super::probe::{self, Kind, Report};
+use super::process::Console;
 use super::process::{self, ProcSpec};
+use super::pty::WindowSize;
 use super::{Ctx, Live};
 use crate::state::{self, CState, ContainerRec, Terminated};
+use crate::streaming::remotecommand::{STDERR, STDOUT};
 use k8s_openapi::api::core::v1::{Container, HostIP, LifecycleHandler, Pod, PodIP};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -51,6 +55,7 @@ struct Instance {
     target: probe::Target,
     started_at: tokio::time::Instant,
     has_readiness: bool,
+    attach: Arc<AttachHub>,
 }
 
 impl Drop for Instance {
@@ -407,6 +412,11 @@ impl Worker {
                             CState::Waiting { reason, .. } => Some(reason.clone()),
                             _ => None,
                         },
+                        exec: self.running.get(&rec.name).map(|i| super::ExecTarget {
+                            env: i.target.exec_env.clone(),
+                            cwd: i.target.cwd.clone(),
+                        }),
+                        attach: self.running.get(&rec.name).map(|i| i.attach.clone()),
                     },
                 );
             }
@@ -606,8 +616,19 @@ impl Worker {
             env: env.clone(),
             cwd: cwd.clone(),
         };
-        let mut child = match process::spawn(spec).await {
-            Ok(ch) => ch,
+        let console = match (c.tty, c.stdin) {
+            (Some(true), _) => Some(Console::Tty(WindowSize::default())),
+            (_, Some(true)) => Some(Console::Pipes { stdin: true }),
+            _ => None,
+        };
+        let spawned = match console {
+            Some(console) => process::spawn_interactive(spec, console)
+                .await
+                .map(|i| (i.child, i.pty)),
+            None => process::spawn(spec).await.map(|ch| (ch, None)),
+        };
+        let (mut child, pty) = match spawned {
+            Ok(pair) => pair,
             Err(e) => {
                 let prog = argv.first().cloned().unwrap_or_default();
                 let msg = match e.kind() {
@@ -665,14 +686,35 @@ impl Worker {
             .log_dir(&self.pod)
             .join(name)
             .join(format!("{restart_count}.log"));
+        let (exited_tx, exited_rx) = watch::channel(false);
+        let stdin: Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> = match &pty {
+            Some(p) if c.stdin == Some(true) => Some(Box::new(p.clone())),
+            Some(_) => None,
+            None => child
+                .stdin
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>),
+        };
+        let hub = AttachHub::new(HubOptions {
+            stdin,
+            stdin_once: c.stdin_once == Some(true),
+            tty: pty.clone(),
+            exited: exited_rx.clone(),
+        });
         let mut captures = Vec::new();
         match LogWriter::open(log_path) {
             Ok(w) => {
                 let w = Arc::new(Mutex::new(w));
+                if let Some(p) = pty {
+                    let out = hub.tee(p, STDOUT);
+                    captures.push(tokio::spawn(logs::capture(out, "stdout", w.clone())));
+                }
                 if let Some(out) = child.stdout.take() {
+                    let out = hub.tee(out, STDOUT);
                     captures.push(tokio::spawn(logs::capture(out, "stdout", w.clone())));
                 }
                 if let Some(err) = child.stderr.take() {
+                    let err = hub.tee(err, STDERR);
                     captures.push(tokio::spawn(logs::capture(err, "stderr", w)));
                 }
             }
@@ -681,7 +723,6 @@ impl Worker {
         // Exit watcher.
         let instance = self.next_instance;
         self.next_instance += 1;
-        let (exited_tx, exited_rx) = watch::channel(false);
         let tx = self.tx.clone();
         let watchdog = self.ctx.watchdog.clone();
         let cname = name.to_string();
@@ -726,6 +767,7 @@ impl Worker {
             target,
             started_at: tokio::time::Instant::now(),
             has_readiness: c.readiness_probe.is_some(),
+            attach: hub,
         };
         let hook_target = inst.target.clone();
         self.running.insert(name.to_string(), inst);

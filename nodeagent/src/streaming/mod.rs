@@ -1,12 +1,18 @@
-//! Streaming endpoints of the agent (the kubelet's `/portForward`, and
-//! exec/attach): the protocols kubectl speaks over an upgraded connection.
+//! Streaming subresources served by the agent, as the kubelet serves them
+//! behind the API server's upgrade-aware proxy: `exec` and `attach` over the
+//! WebSocket remote-command protocol, and `portForward` over SPDY/3.1 (plain
+//! or tunneled in WebSocket) and the WebSocket channel protocol.
 //!
 //! - `spdy`: SPDY/3.1 codec and server session.
 //! - `websocket_io`: a WebSocket carrying a byte stream in binary messages
 //!   (how client-go tunnels SPDY over WebSocket).
 //! - `portforward`: `/portForward/{ns}/{pod}`.
 
+pub mod attach;
+pub mod exec;
 pub mod portforward;
+pub mod remotecommand;
+pub mod session;
 pub mod spdy;
 pub mod websocket_io;
 
