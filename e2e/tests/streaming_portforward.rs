@@ -21,16 +21,22 @@ fn get(port: u16) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-/// `kubectl port-forward TARGET MAPPINGS...`, once it listens on every
-/// local port.
-fn forward(c: &Cluster, target: &str, mappings: &[(u16, u16)], env: &[(&str, &str)]) -> Background {
+/// `kubectl port-forward TARGET LOCAL:REMOTE...`, once it listens on every
+/// local port; each mapping is (local, port asked for, pod port kubectl
+/// resolves it to).
+fn forward(
+    c: &Cluster,
+    target: &str,
+    mappings: &[(u16, u16, u16)],
+    env: &[(&str, &str)],
+) -> Background {
     let mut args = vec!["port-forward".to_string(), target.to_string()];
-    args.extend(mappings.iter().map(|(l, r)| format!("{l}:{r}")));
+    args.extend(mappings.iter().map(|(l, r, _)| format!("{l}:{r}")));
     let mut cmd = c.kubectl_cmd(&args);
     cmd.envs(env.iter().copied());
     let mut pf = Background::spawn(cmd);
-    for (l, r) in mappings {
-        let line = format!("Forwarding from 127.0.0.1:{l} -> {r}");
+    for (l, _, pod_port) in mappings {
+        let line = format!("Forwarding from 127.0.0.1:{l} -> {pod_port}");
         pf.expect_line(WAIT, &line, |s| s == line);
     }
     pf
@@ -84,7 +90,7 @@ fn port_forward_pod_service_deployment_several_ports_and_parallel_connections() 
 
     // pod/NAME with two ports at once.
     let (l80, l5678) = (free_port(), free_port());
-    let mut pf = forward(&c, "pod/two", &[(l80, 80), (l5678, 5678)], &[]);
+    let mut pf = forward(&c, "pod/two", &[(l80, 80, 80), (l5678, 5678, 5678)], &[]);
     let page = get(l80);
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("Welcome to nginx!"), "{page}");
@@ -115,14 +121,14 @@ fn port_forward_pod_service_deployment_several_ports_and_parallel_connections() 
     }
     pf.kill();
 
-    // svc/NAME maps the service port to the pod's target port.
+    // svc/NAME: kubectl maps the service port to the pod's target port.
     let local = free_port();
-    let _svc = forward(&c, "svc/web", &[(local, 8080)], &[]);
+    let _svc = forward(&c, "svc/web", &[(local, 8080, 80)], &[]);
     assert!(get(local).contains("Welcome to nginx!"));
 
     // deployment/NAME picks one of its pods.
     let local = free_port();
-    let _dep = forward(&c, "deployment/web", &[(local, 80)], &[]);
+    let _dep = forward(&c, "deployment/web", &[(local, 80, 80)], &[]);
     assert!(get(local).contains("Welcome to nginx!"));
 }
 
@@ -135,7 +141,7 @@ fn port_forward_refused_port_and_spdy_fallback() {
     // error stream and kubectl reports it, then (as client-go does on any
     // remote error) drops the connection and exits.
     let local = free_port();
-    let mut pf = forward(&c, "pod/two", &[(local, 81)], &[]);
+    let mut pf = forward(&c, "pod/two", &[(local, 81, 81)], &[]);
     let page = get(local);
     assert!(!page.contains("HTTP/1.1"), "{page}");
     let status = pf.wait_exit(WAIT).expect("kubectl port-forward exits");
@@ -150,14 +156,14 @@ fn port_forward_refused_port_and_spdy_fallback() {
 
     // A new forward to a listening port works.
     let local = free_port();
-    let _ok = forward(&c, "pod/two", &[(local, 80)], &[]);
+    let _ok = forward(&c, "pod/two", &[(local, 80, 80)], &[]);
     assert!(get(local).contains("Welcome to nginx!"));
 
     // SPDY/3.1 upgrade instead of the WebSocket tunnel (kubectl's fallback
     // and older kubectl): same results.
     let local = free_port();
     let spdy = [("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
-    let _pf = forward(&c, "pod/two", &[(local, 5678)], &spdy);
+    let _pf = forward(&c, "pod/two", &[(local, 5678, 5678)], &spdy);
     let pages: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..10).map(|_| s.spawn(|| get(local))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
