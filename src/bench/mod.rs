@@ -3,6 +3,7 @@
 
 mod api;
 mod cluster;
+mod portforward;
 mod stats;
 
 use clap::Subcommand;
@@ -11,6 +12,9 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// API server: start-up, RSS, create/get/list/watch latency over HTTPS.
     Api(api::ApiBenchArgs),
+    /// Port-forward: throughput of a transfer through `kubectl port-forward`
+    /// against a direct connection to the pod, in the same run.
+    Portforward(portforward::PortForwardBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -20,6 +24,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cmd {
             BenchCommand::Api(args) => api::run(args).await,
+            BenchCommand::Portforward(args) => portforward::run(args).await,
         }
     })
 }
