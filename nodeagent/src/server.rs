@@ -74,10 +74,16 @@ fn running_container(
     ns: &str,
     pod_name: &str,
     container: &str,
-) -> Result<Live, Response> {
+) -> Result<Live, Box<Response>> {
     let uid = indexed_pod(&st.ctx, ns, pod_name)
         .and_then(|p| p.metadata.uid)
-        .ok_or_else(|| status(StatusCode::NOT_FOUND, "NotFound", pod_not_found(pod_name)))?;
+        .ok_or_else(|| {
+            Box::new(status(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                pod_not_found(pod_name),
+            ))
+        })?;
     st.ctx
         .live
         .lock()
@@ -85,11 +91,11 @@ fn running_container(
         .and_then(|l| l.get(&(uid, container.to_string())).cloned())
         .filter(|l| l.running)
         .ok_or_else(|| {
-            status(
+            Box::new(status(
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 format!("container not found (\"{container}\")"),
-            )
+            ))
         })
 }
 
@@ -113,7 +119,7 @@ async fn exec(
     }
     let live = match running_container(&st, &ns, &pod_name, &container) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let target = live.exec.unwrap_or_default();
     let watchdog = st.ctx.watchdog.clone();
@@ -344,7 +350,7 @@ async fn attach(
     let opts = remotecommand::Options::parse(query.as_deref());
     let live = match running_container(&st, &ns, &pod_name, &container) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let Some(hub) = live.attach else {
         return status(

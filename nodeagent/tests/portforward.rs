@@ -38,7 +38,7 @@ async fn running_nginx(c: &common::Cluster) {
 /// The byte stream under the SPDY client.
 enum Transport {
     Tcp(TcpStream),
-    Ws(tokio_tungstenite::WebSocketStream<TcpStream>),
+    Ws(Box<tokio_tungstenite::WebSocketStream<TcpStream>>),
 }
 
 /// A scripted SPDY client (what kubectl's spdystream does).
@@ -292,7 +292,7 @@ async fn port_forward_protocols() {
 
     // SPDY tunneled in WebSocket binary messages (kubectl v1.31+).
     let ws = websocket(&c, "", "SPDY/3.1+portforward.k8s.io").await;
-    exercise_spdy(SpdyClient::new(Transport::Ws(ws))).await;
+    exercise_spdy(SpdyClient::new(Transport::Ws(Box::new(ws)))).await;
 
     // v4 channel protocol (kube-rs): ports 80 and 81.
     let mut ws = websocket(&c, "?ports=80&ports=81", "v4.channel.k8s.io").await;

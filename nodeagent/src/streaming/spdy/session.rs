@@ -200,10 +200,8 @@ async fn read_loop(
                 }
             }
             // Peer pings have odd ids (client side): echo them.
-            Frame::Ping { id } if id % 2 == 1 => {
-                if out.send(Frame::Ping { id }).await.is_err() {
-                    break;
-                }
+            Frame::Ping { id } if id % 2 == 1 && out.send(Frame::Ping { id }).await.is_err() => {
+                break
             }
             // GOAWAY: the peer opens no more streams; the open ones finish
             // and the peer closes the connection.
