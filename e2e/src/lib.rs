@@ -1188,6 +1188,18 @@ impl Background {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Kills the process (it is also killed on drop).
     pub fn kill(&mut self) {
         let _ = self.child.kill();

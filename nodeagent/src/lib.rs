@@ -7,7 +7,9 @@
 //! - `state`: the pure pod/container state machine (back-off, phase,
 //!   conditions, container statuses).
 //! - `runtime`: pod workers, processes, logs, probes, env, images.
-//! - `server`: the agent's HTTP endpoint (container logs).
+//! - `server`: the agent's HTTP endpoint (container logs, port-forward).
+//! - `streaming`: the upgraded-connection protocols (SPDY, WebSocket
+//!   tunnels) and port-forward.
 //! - `builtin`: the builtin images and busybox applets.
 //! - `proxy`: the service proxy.
 

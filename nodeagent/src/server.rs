@@ -1,16 +1,16 @@
 //! The agent's HTTP endpoint (the kubelet's port): `GET /containerLogs/...`,
-//! the streaming `/exec/...` and `/attach/...`, and `/healthz`, behind a
-//! bearer token.
+//! the streaming `/exec/...`, `/attach/...` and `/portForward/...` (GET and
+//! POST, upgraded), and `/healthz`, behind a bearer token.
 
 use crate::runtime::logs::{self, LogOptions};
 use crate::runtime::{Ctx, Live};
-use crate::streaming::{attach, exec, remotecommand};
+use crate::streaming::{attach, exec, portforward, remotecommand};
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, on, MethodFilter};
 use axum::Router;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::HashMap;
@@ -35,6 +35,10 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
         .route("/exec/{ns}/{pod}/{container}", get(exec))
         .route("/attach/{ns}/{pod}/{container}", get(attach))
+        .route(
+            "/portForward/{ns}/{pod}",
+            on(MethodFilter::GET.or(MethodFilter::POST), port_forward),
+        )
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "agent endpoint stopped");
@@ -70,20 +74,15 @@ fn running_container(
     ns: &str,
     pod_name: &str,
     container: &str,
-) -> Result<Live, Response> {
-    let uid = st
-        .ctx
-        .index
-        .lock()
-        .ok()
-        .and_then(|i| i.get(&(ns.to_string(), pod_name.to_string())).cloned())
+) -> Result<Live, Box<Response>> {
+    let uid = indexed_pod(&st.ctx, ns, pod_name)
         .and_then(|p| p.metadata.uid)
         .ok_or_else(|| {
-            status(
+            Box::new(status(
                 StatusCode::NOT_FOUND,
                 "NotFound",
-                format!("pod \"{pod_name}\" not found on this node"),
-            )
+                pod_not_found(pod_name),
+            ))
         })?;
     st.ctx
         .live
@@ -92,11 +91,11 @@ fn running_container(
         .and_then(|l| l.get(&(uid, container.to_string())).cloned())
         .filter(|l| l.running)
         .ok_or_else(|| {
-            status(
+            Box::new(status(
                 StatusCode::NOT_FOUND,
                 "NotFound",
                 format!("container not found (\"{container}\")"),
-            )
+            ))
         })
 }
 
@@ -120,7 +119,7 @@ async fn exec(
     }
     let live = match running_container(&st, &ns, &pod_name, &container) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let target = live.exec.unwrap_or_default();
     let watchdog = st.ctx.watchdog.clone();
@@ -145,6 +144,46 @@ fn instance_file(dir: &std::path::Path, restart: i32) -> PathBuf {
     dir.join(format!("{restart}.log"))
 }
 
+/// The pod `ns/name` if it runs on this node.
+fn indexed_pod(ctx: &Ctx, ns: &str, name: &str) -> Option<k8s_openapi::api::core::v1::Pod> {
+    ctx.index
+        .lock()
+        .ok()
+        .and_then(|i| i.get(&(ns.to_string(), name.to_string())).cloned())
+}
+
+fn pod_not_found(name: &str) -> String {
+    format!("pod \"{name}\" not found on this node")
+}
+
+async fn port_forward(
+    State(st): State<AppState>,
+    Path((ns, pod_name)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    if !authorized(req.headers(), &st.token) {
+        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
+    }
+    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+        return status(StatusCode::NOT_FOUND, "NotFound", pod_not_found(&pod_name));
+    };
+    let uid = pod.metadata.uid.clone().unwrap_or_default();
+    let ip = st.ctx.ipam.lock().ok().and_then(|i| i.ip_of(&uid));
+    let Some(ip) = ip else {
+        return status(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("pod \"{pod_name}\" has no IP yet: it is not running"),
+        );
+    };
+    let target = portforward::Target {
+        ip,
+        full_name: format!("{pod_name}_{ns}"),
+        uid,
+    };
+    portforward::handle(target, req).await
+}
+
 async fn container_logs(
     State(st): State<AppState>,
     Path((ns, pod_name, container)): Path<(String, String, String)>,
@@ -154,17 +193,8 @@ async fn container_logs(
     if !authorized(&headers, &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let pod = st
-        .ctx
-        .index
-        .lock()
-        .ok()
-        .and_then(|i| i.get(&(ns.clone(), pod_name.clone())).cloned());
-    let Some(pod) = pod else {
-        return text(
-            StatusCode::NOT_FOUND,
-            format!("pod \"{pod_name}\" not found on this node"),
-        );
+    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+        return text(StatusCode::NOT_FOUND, pod_not_found(&pod_name));
     };
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let live = st
@@ -320,7 +350,7 @@ async fn attach(
     let opts = remotecommand::Options::parse(query.as_deref());
     let live = match running_container(&st, &ns, &pod_name, &container) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     let Some(hub) = live.attach else {
         return status(

@@ -2,7 +2,7 @@
 //! RSS, create/get latency under concurrency, listing N services as a Table,
 //! watch delivery latency — all over HTTPS from a real client (kube-rs).
 
-use super::cluster::BenchCluster;
+use super::cluster::{tempdir, BenchCluster};
 use super::stats::{ms, Summary};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -183,10 +183,4 @@ async fn watch_latency(client: &kube::Client, events: usize) -> anyhow::Result<S
         samples.push(t.elapsed());
     }
     Ok(Summary::of(samples))
-}
-
-pub fn tempdir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("mkube-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

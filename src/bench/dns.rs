@@ -6,7 +6,8 @@
 //! against a bare UDP echo responder on the same core: the difference is
 //! what answering costs.
 
-use super::api::{concurrent, service, tempdir};
+use super::api::{concurrent, service};
+use super::cluster::tempdir;
 use super::cluster::{rss_kib_of, BenchCluster};
 use super::stats::Summary;
 use anyhow::Context;

@@ -18,7 +18,7 @@ pub struct ExecBenchArgs {
 }
 
 pub async fn run(args: ExecBenchArgs) -> anyhow::Result<()> {
-    let dir = super::api::tempdir()?;
+    let dir = super::cluster::tempdir()?;
     let mut cluster = BenchCluster::new(&dir)?;
     cluster.start().await?;
     let client = cluster.client().await?;

@@ -5,6 +5,7 @@ mod api;
 mod cluster;
 mod exec;
 mod dns;
+mod portforward;
 mod stats;
 
 use clap::Subcommand;
@@ -17,6 +18,9 @@ pub enum BenchCommand {
     Exec(exec::ExecBenchArgs),
     /// Cluster DNS: queries per second on one core and latency with N Services, RSS.
     Dns(dns::DnsBenchArgs),
+    /// Port-forward: throughput of a transfer through `kubectl port-forward`
+    /// against a direct connection to the pod, in the same run.
+    Portforward(portforward::PortForwardBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -28,6 +32,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             BenchCommand::Api(args) => api::run(args).await,
             BenchCommand::Exec(args) => exec::run(args).await,
             BenchCommand::Dns(args) => dns::run(args).await,
+            BenchCommand::Portforward(args) => portforward::run(args).await,
         }
     })
 }

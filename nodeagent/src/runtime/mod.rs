@@ -138,6 +138,13 @@ impl Ipam {
         }
     }
 
+    /// The address `uid` holds, if any.
+    pub fn ip_of(&self, uid: &str) -> Option<IpAddr> {
+        self.used
+            .iter()
+            .find_map(|(ip, u)| (u == uid).then_some(*ip))
+    }
+
     pub fn release(&mut self, uid: &str) {
         self.used.retain(|_, u| u != uid);
         self.finished.remove(uid);
