@@ -1,7 +1,7 @@
 //! get and list.
 
 use super::codec::{respond, Format};
-use super::object_store::ObjectStore;
+use super::object_store::{Continue, ObjectStore};
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
@@ -76,21 +76,24 @@ pub async fn list(
             .map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?,
         None => 0,
     };
-    let start_after = match q.get("continue") {
+    let start = match q.get("continue") {
         Some(tok) => {
-            let (key, _) = decode_continue(tok)?;
+            let (key, revision) = decode_continue(tok)?;
             if !key.starts_with(&ri.def.key_prefix(ri.namespace.as_deref())) {
                 return Err(ApiError::bad_request(
                     "continue key is not valid: key does not belong to this list",
                 ));
             }
-            Some(key)
+            Some(Continue {
+                after: key,
+                revision,
+            })
         }
         None => None,
     };
     let page = st
         .store
-        .list(ri.def, ri.namespace.as_deref(), start_after, limit, |o| {
+        .list(ri.def, ri.namespace.as_deref(), start, limit, |o| {
             sel.matches(o)
         })
         .await?;

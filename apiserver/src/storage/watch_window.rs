@@ -16,7 +16,6 @@ const LIVE_BUFFER: usize = 8192;
 
 pub struct WatchWindow {
     inner: Mutex<Window>,
-    live: broadcast::Sender<Arc<Event>>,
 }
 
 struct Window {
@@ -26,6 +25,7 @@ struct Window {
     floor: Revision,
     /// Revision of the newest published event.
     head: Revision,
+    live: broadcast::Sender<Arc<Event>>,
 }
 
 impl WatchWindow {
@@ -38,8 +38,8 @@ impl WatchWindow {
                 capacity,
                 floor: revision,
                 head: revision,
+                live,
             }),
-            live,
         }
     }
 
@@ -56,8 +56,26 @@ impl WatchWindow {
             }
             w.events.push_back(ev.clone());
             // No receivers is fine.
-            let _ = self.live.send(ev);
+            let _ = w.live.send(ev);
         }
+    }
+
+    /// Records that the history is complete up to `revision` although no
+    /// event under the window's keys has it (an etcd progress notification).
+    pub fn advance(&self, revision: Revision) {
+        let mut w = lock(&self.inner);
+        w.head = w.head.max(revision);
+    }
+
+    /// Forgets the history and ends every current watch: the source lost
+    /// events (etcd compacted them), so watchers must relist from `revision`.
+    pub fn reset(&self, revision: Revision) {
+        let mut w = lock(&self.inner);
+        w.events.clear();
+        w.floor = revision;
+        w.head = revision;
+        // Dropping the old sender closes every receiver once drained.
+        w.live = broadcast::channel(LIVE_BUFFER).0;
     }
 
     /// Revision of the newest published event.
@@ -85,7 +103,7 @@ impl WatchWindow {
             prefix: prefix.to_string(),
             after,
             backlog,
-            live: self.live.subscribe(),
+            live: w.live.subscribe(),
         })
     }
 }
