@@ -1,0 +1,233 @@
+//! Several API servers on one etcd are one cluster (issue #9): a three-member
+//! etcd on 127.0.0.1 ports, two `mkube apiserver` processes, two leader-elected
+//! `mkube controllers`, driven with the real kubectl. Skipped (with a printed
+//! reason) where no etcd binary is installed; CI installs Debian's etcd-server.
+
+use e2e::etcd::{Component, EtcdCluster};
+use e2e::{eventually, Cluster};
+use std::collections::HashSet;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Two API servers on `etcd`, sharing one Service range (as the API servers
+/// of one real cluster share `--service-cidr`).
+fn two_api_servers(etcd: &EtcdCluster, prefix: &str) -> (Cluster, Cluster) {
+    let servers = etcd.endpoints();
+    let flags = [
+        "--etcd-servers",
+        servers.as_str(),
+        "--etcd-prefix",
+        prefix,
+        "--service-cidr",
+        "127.97.0.0/24",
+        "--cluster-cidr",
+        "127.98.0.0/16",
+    ];
+    let a = Cluster::start_apiserver(&flags);
+    let b = Cluster::start_apiserver(&flags);
+    (a, b)
+}
+
+fn cluster_ips(c: &Cluster) -> Vec<String> {
+    c.kubectl_ok([
+        "get",
+        "services",
+        "-l",
+        "batch=race",
+        "-o",
+        "jsonpath={range .items[*]}{.spec.clusterIP}{\"\\n\"}{end}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
+#[test]
+fn two_api_servers_on_three_etcd_members_are_one_cluster() {
+    let Some(mut etcd) = EtcdCluster::start(3) else {
+        return;
+    };
+    let (mut a, b) = two_api_servers(&etcd, "/e2e-one-cluster");
+
+    // A write through A reaches a watch on B.
+    let mut watch = b.kubectl_spawn([
+        "get",
+        "configmaps",
+        "--watch",
+        "--output-watch-events",
+        "-o",
+        "name",
+    ]);
+    a.kubectl_ok(["create", "configmap", "through-a", "--from-literal=k=v"]);
+    watch.expect_line(WAIT, "ADDED through-a on B", |l| {
+        l.contains("ADDED") && l.contains("configmap/through-a")
+    });
+    assert_eq!(
+        b.kubectl_ok(["get", "configmap", "through-a", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+
+    // 50 concurrent Service creates split across A and B: 50 distinct ClusterIPs.
+    std::thread::scope(|s| {
+        for i in 0..50 {
+            let c = if i % 2 == 0 { &a } else { &b };
+            s.spawn(move || {
+                let name = format!("race-{i}");
+                c.kubectl_ok(["create", "service", "clusterip", &name, "--tcp=80:8080"]);
+                c.kubectl_ok(["label", "service", &name, "batch=race"]);
+            });
+        }
+    });
+    let ips = cluster_ips(&b);
+    assert_eq!(ips.len(), 50, "{ips:?}");
+    let distinct: HashSet<&String> = ips.iter().collect();
+    assert_eq!(distinct.len(), 50, "duplicate ClusterIPs: {ips:?}");
+    assert_eq!(cluster_ips(&a).len(), 50);
+    // A requested IP one API server holds is refused by the other.
+    let taken = &ips[0];
+    let err = a.kubectl_err([
+        "create",
+        "service",
+        "clusterip",
+        "dup",
+        "--tcp=80",
+        &format!("--clusterip={taken}"),
+    ]);
+    assert!(err.contains("provided IP is already allocated"), "{err}");
+
+    // One etcd member dies: both API servers keep reading and writing, and
+    // the watch on B keeps delivering.
+    etcd.kill_member(0);
+    for (c, name) in [(&a, "after-kill-a"), (&b, "after-kill-b")] {
+        eventually(WAIT, "a write after an etcd member died", || {
+            c.kubectl(["create", "configmap", name])
+                .status
+                .success()
+                .then_some(())
+        });
+    }
+    watch.expect_line(WAIT, "ADDED after-kill-a on B", |l| {
+        l.contains("ADDED") && l.contains("after-kill-a")
+    });
+    assert!(b
+        .kubectl_ok(["get", "configmaps", "-o", "name"])
+        .contains("after-kill-a"));
+
+    // API server A dies: B's clients (its watch included) do not notice.
+    a.kill9();
+    b.kubectl_ok(["create", "configmap", "after-a-died"]);
+    watch.expect_line(WAIT, "ADDED after-a-died on B", |l| {
+        l.contains("ADDED") && l.contains("after-a-died")
+    });
+}
+
+/// Whether a controllers process has started leading.
+fn leader_of(c: &Component) -> bool {
+    c.log().contains("became leader")
+}
+
+fn holder(c: &Cluster) -> String {
+    c.kubectl_ok([
+        "get",
+        "lease",
+        "-n",
+        "kube-system",
+        "mkube-controllers",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ])
+}
+
+fn controllers(c: &Cluster, name: &str) -> Component {
+    let log = c.data_dir().join(format!("{name}.log"));
+    Component::spawn(
+        name,
+        &[
+            "controllers".into(),
+            "--kubeconfig".into(),
+            c.kubeconfig().display().to_string(),
+            "--lb-ip-range".into(),
+            "127.241.0.0/24".into(),
+            "--leader-elect-lease-duration".into(),
+            "4".into(),
+        ],
+        &log,
+    )
+}
+
+fn replicasets_of(c: &Cluster, app: &str) -> usize {
+    c.kubectl_ok([
+        "get",
+        "replicasets",
+        "-l",
+        &format!("app={app}"),
+        "-o",
+        "name",
+    ])
+    .lines()
+    .filter(|l| !l.is_empty())
+    .count()
+}
+
+#[test]
+fn one_controller_process_leads_and_the_other_takes_over() {
+    let Some(etcd) = EtcdCluster::start(3) else {
+        return;
+    };
+    let (a, b) = two_api_servers(&etcd, "/e2e-leader");
+    let mut first = controllers(&a, "controllers-a");
+    let mut second = controllers(&b, "controllers-b");
+
+    let leader_id = eventually(WAIT, "a Lease holder", || {
+        Some(holder(&a)).filter(|h| !h.is_empty())
+    });
+    // Exactly one process acts.
+    let first_leads = eventually(WAIT, "one controller to start leading", || {
+        match (leader_of(&first), leader_of(&second)) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        }
+    });
+    let (active, standby) = if first_leads {
+        (&mut first, &mut second)
+    } else {
+        (&mut second, &mut first)
+    };
+    a.kubectl_ok([
+        "create",
+        "deployment",
+        "before",
+        "--image=nginx",
+        "--replicas=1",
+    ]);
+    eventually(WAIT, "the leader to create the ReplicaSet", || {
+        (replicasets_of(&b, "before") == 1).then_some(())
+    });
+    assert!(!leader_of(standby), "the standby acted:\n{}", standby.log());
+
+    // The leader dies without releasing the Lease: the standby takes over
+    // once the lease duration (4 s) has passed, and then does the work.
+    active.kill9();
+    eventually(
+        Duration::from_secs(30),
+        "the standby to take the Lease",
+        || {
+            let h = holder(&b);
+            (!h.is_empty() && h != leader_id).then_some(())
+        },
+    );
+    assert!(leader_of(standby), "{}", standby.log());
+    b.kubectl_ok([
+        "create",
+        "deployment",
+        "after",
+        "--image=nginx",
+        "--replicas=1",
+    ]);
+    eventually(WAIT, "the new leader to create the ReplicaSet", || {
+        (replicasets_of(&a, "after") == 1).then_some(())
+    });
+}
