@@ -29,6 +29,12 @@ fn two_api_servers(etcd: &EtcdCluster, prefix: &str) -> (Cluster, Cluster) {
     (a, b)
 }
 
+/// A `kubectl get --watch --output-watch-events` line: `ADDED  NAME ...`.
+fn added(line: &str, name: &str) -> bool {
+    let mut cols = line.split_whitespace();
+    cols.next() == Some("ADDED") && cols.next() == Some(name)
+}
+
 fn cluster_ips(c: &Cluster) -> Vec<String> {
     c.kubectl_ok([
         "get",
@@ -57,13 +63,9 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
         "configmaps",
         "--watch",
         "--output-watch-events",
-        "-o",
-        "name",
     ]);
     a.kubectl_ok(["create", "configmap", "through-a", "--from-literal=k=v"]);
-    watch.expect_line(WAIT, "ADDED through-a on B", |l| {
-        l.contains("ADDED") && l.contains("configmap/through-a")
-    });
+    watch.expect_line(WAIT, "ADDED through-a on B", |l| added(l, "through-a"));
     assert_eq!(
         b.kubectl_ok(["get", "configmap", "through-a", "-o", "jsonpath={.data.k}"]),
         "v"
@@ -108,9 +110,7 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
                 .then_some(())
         });
     }
-    watch.expect_line(WAIT, "ADDED after-kill-a on B", |l| {
-        l.contains("ADDED") && l.contains("after-kill-a")
-    });
+    watch.expect_line(WAIT, "ADDED after-kill-a on B", |l| added(l, "after-kill-a"));
     assert!(b
         .kubectl_ok(["get", "configmaps", "-o", "name"])
         .contains("after-kill-a"));
@@ -118,9 +118,7 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
     // API server A dies: B's clients (its watch included) do not notice.
     a.kill9();
     b.kubectl_ok(["create", "configmap", "after-a-died"]);
-    watch.expect_line(WAIT, "ADDED after-a-died on B", |l| {
-        l.contains("ADDED") && l.contains("after-a-died")
-    });
+    watch.expect_line(WAIT, "ADDED after-a-died on B", |l| added(l, "after-a-died"));
 }
 
 /// Whether a controllers process has started leading.
