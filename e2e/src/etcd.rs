@@ -156,6 +156,27 @@ impl EtcdCluster {
             .join(",")
     }
 
+    /// Compacts etcd's history up to `revision` (through etcd's JSON gateway),
+    /// as kube-apiserver's periodic compaction does.
+    pub fn compact(&self, revision: u64) {
+        let live = (0..self.members.len())
+            .find(|i| self.members[*i].child.is_some())
+            .expect("a live etcd member");
+        let out = run_with_timeout(
+            Command::new("curl")
+                .args(["-s", "--max-time", "10", "-X", "POST", "-d"])
+                .arg(format!("{{\"revision\":\"{revision}\",\"physical\":true}}"))
+                .arg(format!(
+                    "{}/v3/kv/compaction",
+                    self.members[live].client_url
+                )),
+            None,
+            Duration::from_secs(15),
+        );
+        let body = text(&out.stdout);
+        assert!(body.contains("header"), "etcd compaction failed: {body}");
+    }
+
     /// SIGKILL member `i`.
     pub fn kill_member(&mut self, i: usize) {
         if let Some(mut c) = self.members[i].child.take() {

@@ -58,12 +58,7 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
     let (mut a, b) = two_api_servers(&etcd, "/e2e-one-cluster");
 
     // A write through A reaches a watch on B.
-    let mut watch = b.kubectl_spawn([
-        "get",
-        "configmaps",
-        "--watch",
-        "--output-watch-events",
-    ]);
+    let mut watch = b.kubectl_spawn(["get", "configmaps", "--watch", "--output-watch-events"]);
     a.kubectl_ok(["create", "configmap", "through-a", "--from-literal=k=v"]);
     watch.expect_line(WAIT, "ADDED through-a on B", |l| added(l, "through-a"));
     assert_eq!(
@@ -110,7 +105,9 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
                 .then_some(())
         });
     }
-    watch.expect_line(WAIT, "ADDED after-kill-a on B", |l| added(l, "after-kill-a"));
+    watch.expect_line(WAIT, "ADDED after-kill-a on B", |l| {
+        added(l, "after-kill-a")
+    });
     assert!(b
         .kubectl_ok(["get", "configmaps", "-o", "name"])
         .contains("after-kill-a"));
@@ -118,7 +115,9 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
     // API server A dies: B's clients (its watch included) do not notice.
     a.kill9();
     b.kubectl_ok(["create", "configmap", "after-a-died"]);
-    watch.expect_line(WAIT, "ADDED after-a-died on B", |l| added(l, "after-a-died"));
+    watch.expect_line(WAIT, "ADDED after-a-died on B", |l| {
+        added(l, "after-a-died")
+    });
 }
 
 /// Whether a controllers process has started leading.
@@ -228,4 +227,81 @@ fn one_controller_process_leads_and_the_other_takes_over() {
     eventually(WAIT, "the new leader to create the ReplicaSet", || {
         (replicasets_of(&a, "after") == 1).then_some(())
     });
+}
+
+fn names(list: &serde_json::Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn list_pages_read_one_snapshot_until_etcd_compacts_it() {
+    let Some(etcd) = EtcdCluster::start(1) else {
+        return;
+    };
+    let servers = etcd.endpoints();
+    let a = Cluster::start_apiserver(&["--etcd-servers", &servers]);
+    for name in ["a1", "a2", "a3"] {
+        a.kubectl_ok(["create", "configmap", name]);
+    }
+    let path = "/api/v1/namespaces/default/configmaps";
+    let first = a.curl_auth("GET", &format!("{path}?limit=2"), None);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let first = first.json();
+    assert_eq!(names(&first), ["a1", "a2"]);
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_string();
+
+    // Changes after the first page do not show in the following pages.
+    a.kubectl_ok(["create", "configmap", "zz-late"]);
+    a.kubectl_ok(["delete", "configmap", "a3"]);
+    let rest = a.curl_auth("GET", &format!("{path}?limit=10&continue={token}"), None);
+    assert_eq!(rest.status, 200, "{}", rest.body);
+    let rest_names = names(&rest.json());
+    assert!(rest_names.contains(&"a3".to_string()), "{rest_names:?}");
+    assert!(
+        !rest_names.contains(&"zz-late".to_string()),
+        "{rest_names:?}"
+    );
+    assert_eq!(
+        rest.json()["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+
+    // Once etcd compacts that revision the token has expired: 410, relist.
+    let now: u64 = a
+        .kubectl_ok([
+            "create",
+            "configmap",
+            "marker",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+        .parse()
+        .expect("a numeric resourceVersion");
+    etcd.compact(now);
+    let expired = a.curl_auth("GET", &format!("{path}?limit=10&continue={token}"), None);
+    assert_eq!(expired.status, 410, "{}", expired.body);
+    let status = expired.json();
+    assert_eq!(status["reason"], "Expired", "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("continue parameter is too old")),
+        "{status}"
+    );
+    let relist = a.kubectl_ok(["get", "configmaps", "-o", "name"]);
+    assert!(
+        relist.contains("configmap/zz-late") && !relist.contains("configmap/a3"),
+        "{relist}"
+    );
 }

@@ -41,6 +41,9 @@ pub fn render_one(ri: &RequestInfo, obj: Value, format: Format) -> Response {
     }
 }
 
+/// kube-apiserver's message when a continue token's revision was compacted.
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 /// Continue tokens carry the last key and the list's revision.
 fn encode_continue(key: &str, rev: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
@@ -91,12 +94,18 @@ pub async fn list(
         }
         None => None,
     };
+    let continued = start.is_some();
     let page = st
         .store
         .list(ri.def, ri.namespace.as_deref(), start, limit, |o| {
             sel.matches(o)
         })
-        .await?;
+        .await
+        .map_err(|e| match e.code {
+            // The first page's revision was compacted (etcd): the snapshot is gone.
+            StatusCode::GONE if continued => ApiError::gone(CONTINUE_EXPIRED),
+            _ => e,
+        })?;
     let mut list_meta = json!({ "resourceVersion": page.revision.to_string() });
     if let Some(after) = &page.continue_after {
         list_meta["continue"] = json!(encode_continue(after, page.revision));
