@@ -12,17 +12,21 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// Two API servers on `etcd`, sharing one Service range (as the API servers
 /// of one real cluster share `--service-cidr`).
-fn two_api_servers(etcd: &EtcdCluster, prefix: &str) -> (Cluster, Cluster) {
+fn two_api_servers(etcd: &EtcdCluster, prefix: &str, n: u8) -> (Cluster, Cluster) {
     let servers = etcd.endpoints();
+    let (services, pods) = (
+        format!("127.97.{n}.0/24"),
+        format!("127.{}.0.0/16", 180 + n),
+    );
     let flags = [
         "--etcd-servers",
         servers.as_str(),
         "--etcd-prefix",
         prefix,
         "--service-cidr",
-        "127.97.0.0/24",
+        &services,
         "--cluster-cidr",
-        "127.98.0.0/16",
+        &pods,
     ];
     let a = Cluster::start_apiserver(&flags);
     let b = Cluster::start_apiserver(&flags);
@@ -55,7 +59,7 @@ fn two_api_servers_on_three_etcd_members_are_one_cluster() {
     let Some(mut etcd) = EtcdCluster::start(3) else {
         return;
     };
-    let (mut a, b) = two_api_servers(&etcd, "/e2e-one-cluster");
+    let (mut a, b) = two_api_servers(&etcd, "/e2e-one-cluster", 1);
 
     // A write through A reaches a watch on B.
     let mut watch = b.kubectl_spawn(["get", "configmaps", "--watch", "--output-watch-events"]);
@@ -154,6 +158,39 @@ fn controllers(c: &Cluster, name: &str) -> Component {
     )
 }
 
+fn nodeagent(c: &Cluster, name: &str, ip: &str) -> Component {
+    let dir = c.data_dir().join(name);
+    Component::spawn(
+        name,
+        &[
+            "nodeagent".into(),
+            "--kubeconfig".into(),
+            c.kubeconfig().display().to_string(),
+            "--data-dir".into(),
+            dir.display().to_string(),
+            "--agent-token".into(),
+            c.token(),
+            "--node-name".into(),
+            name.into(),
+            "--node-ip".into(),
+            ip.into(),
+        ],
+        &c.data_dir().join(format!("{name}.log")),
+    )
+}
+
+fn endpoint_ips(c: &Cluster, service: &str) -> usize {
+    c.kubectl_ok([
+        "get",
+        "endpoints",
+        service,
+        "-o",
+        "jsonpath={.subsets[*].addresses[*].ip}",
+    ])
+    .split_whitespace()
+    .count()
+}
+
 fn replicasets_of(c: &Cluster, app: &str) -> usize {
     c.kubectl_ok([
         "get",
@@ -173,7 +210,8 @@ fn one_controller_process_leads_and_the_other_takes_over() {
     let Some(etcd) = EtcdCluster::start(3) else {
         return;
     };
-    let (a, b) = two_api_servers(&etcd, "/e2e-leader");
+    let (a, b) = two_api_servers(&etcd, "/e2e-leader", 2);
+    let _node = nodeagent(&b, "etcd-node-b", "127.1.252.1");
     let mut first = controllers(&a, "controllers-a");
     let mut second = controllers(&b, "controllers-b");
 
