@@ -376,7 +376,7 @@ fn cargo_build_mkube(root: &Path) -> Option<PathBuf> {
                 && m["profile"]["test"] == false
         })
         .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .last();
+        .next_back();
     Some(exe.unwrap_or_else(|| panic!("cargo build reported no executable for mkube:\n{stdout}")))
 }
 

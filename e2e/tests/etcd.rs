@@ -129,8 +129,9 @@ fn leader_of(c: &Component) -> bool {
     c.log().contains("became leader")
 }
 
+/// The Lease's holder; empty while there is no Lease (or no holder).
 fn holder(c: &Cluster) -> String {
-    c.kubectl_ok([
+    let out = c.kubectl([
         "get",
         "lease",
         "-n",
@@ -138,7 +139,8 @@ fn holder(c: &Cluster) -> String {
         "mkube-controllers",
         "-o",
         "jsonpath={.spec.holderIdentity}",
-    ])
+    ]);
+    e2e::text(&out.stdout).trim().to_string()
 }
 
 fn controllers(c: &Cluster, name: &str) -> Component {
@@ -158,7 +160,7 @@ fn controllers(c: &Cluster, name: &str) -> Component {
     )
 }
 
-fn nodeagent(c: &Cluster, name: &str, ip: &str) -> Component {
+fn nodeagent(c: &Cluster, name: &str, ip: &str, pod_cidr: &str) -> Component {
     let dir = c.data_dir().join(name);
     Component::spawn(
         name,
@@ -174,6 +176,8 @@ fn nodeagent(c: &Cluster, name: &str, ip: &str) -> Component {
             name.into(),
             "--node-ip".into(),
             ip.into(),
+            "--pod-cidr".into(),
+            pod_cidr.into(),
         ],
         &c.data_dir().join(format!("{name}.log")),
     )
@@ -211,7 +215,7 @@ fn one_controller_process_leads_and_the_other_takes_over() {
         return;
     };
     let (a, b) = two_api_servers(&etcd, "/e2e-leader", 2);
-    let _node = nodeagent(&b, "etcd-node-b", "127.1.252.1");
+    let _node = nodeagent(&b, "etcd-node-b", "127.1.252.1", "127.182.1.0/24");
     let mut first = controllers(&a, "controllers-a");
     let mut second = controllers(&b, "controllers-b");
 
@@ -238,9 +242,15 @@ fn one_controller_process_leads_and_the_other_takes_over() {
         "--image=nginx",
         "--replicas=1",
     ]);
+    a.kubectl_ok(["expose", "deployment", "before", "--port=80"]);
     eventually(WAIT, "the leader to create the ReplicaSet", || {
         (replicasets_of(&b, "before") == 1).then_some(())
     });
+    eventually(
+        Duration::from_secs(40),
+        "an endpoint for the running pod",
+        || (endpoint_ips(&b, "before") == 1).then_some(()),
+    );
     assert!(!leader_of(standby), "the standby acted:\n{}", standby.log());
 
     // The leader dies without releasing the Lease: the standby takes over
@@ -265,6 +275,13 @@ fn one_controller_process_leads_and_the_other_takes_over() {
     eventually(WAIT, "the new leader to create the ReplicaSet", || {
         (replicasets_of(&a, "after") == 1).then_some(())
     });
+    // Endpoints still follow pods under the new leader.
+    a.kubectl_ok(["scale", "deployment", "before", "--replicas=2"]);
+    eventually(
+        Duration::from_secs(40),
+        "two endpoints after scaling",
+        || (endpoint_ips(&a, "before") == 2).then_some(()),
+    );
 }
 
 fn names(list: &serde_json::Value) -> Vec<String> {

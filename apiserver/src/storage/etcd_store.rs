@@ -104,12 +104,12 @@ impl KeyMap {
         }
     }
 
-    fn to_etcd(&self, key: &str) -> String {
+    fn etcd_key(&self, key: &str) -> String {
         let rest = key.strip_prefix(LOGICAL_PREFIX).unwrap_or(key);
         format!("{}{rest}", self.prefix)
     }
 
-    fn from_etcd(&self, key: &[u8]) -> String {
+    fn logical_key(&self, key: &[u8]) -> String {
         let key = String::from_utf8_lossy(key);
         match key.strip_prefix(&self.prefix) {
             Some(rest) => format!("{LOGICAL_PREFIX}{rest}"),
@@ -152,7 +152,7 @@ impl EtcdStore {
         let head = client
             .kv_client()
             .get(
-                keys.to_etcd(LOGICAL_PREFIX),
+                keys.etcd_key(LOGICAL_PREFIX),
                 Some(GetOptions::new().with_count_only()),
             )
             .await
@@ -195,7 +195,7 @@ impl EtcdStore {
 
 fn key_value(keys: &KeyMap, kv: &etcd_client::KeyValue) -> KeyValue {
     KeyValue {
-        key: keys.from_etcd(kv.key()),
+        key: keys.logical_key(kv.key()),
         value: Bytes::copy_from_slice(kv.value()),
         create_revision: u64::try_from(kv.create_revision()).unwrap_or_default(),
         mod_revision: u64::try_from(kv.mod_revision()).unwrap_or_default(),
@@ -224,7 +224,7 @@ impl Storage for EtcdStore {
         let resp = self
             .client
             .kv_client()
-            .get(self.keys.to_etcd(key), None)
+            .get(self.keys.etcd_key(key), None)
             .await
             .map_err(|e| etcd_error(e, 0))?;
         self.seen(resp.header());
@@ -232,10 +232,10 @@ impl Storage for EtcdStore {
     }
 
     async fn range(&self, req: RangeRequest) -> StorageResult<RangeResponse> {
-        let prefix = self.keys.to_etcd(&req.prefix);
+        let prefix = self.keys.etcd_key(&req.prefix);
         let start = match &req.start_after {
             // The smallest key after `after`.
-            Some(after) => format!("{}\0", self.keys.to_etcd(after)),
+            Some(after) => format!("{}\0", self.keys.etcd_key(after)),
             None => prefix.clone(),
         };
         let mut opts = GetOptions::new().with_range(prefix_end(prefix.as_bytes()));
@@ -265,7 +265,7 @@ impl Storage for EtcdStore {
             .iter()
             .map(|Compare::ModRevision { key, revision }| {
                 etcd_client::Compare::mod_revision(
-                    self.keys.to_etcd(key),
+                    self.keys.etcd_key(key),
                     CompareOp::Equal,
                     to_i64(*revision),
                 )
@@ -276,9 +276,9 @@ impl Storage for EtcdStore {
             .iter()
             .map(|op| match op {
                 Op::Put { key, value } => {
-                    etcd_client::TxnOp::put(self.keys.to_etcd(key), value.to_vec(), None)
+                    etcd_client::TxnOp::put(self.keys.etcd_key(key), value.to_vec(), None)
                 }
-                Op::Delete { key } => etcd_client::TxnOp::delete(self.keys.to_etcd(key), None),
+                Op::Delete { key } => etcd_client::TxnOp::delete(self.keys.etcd_key(key), None),
             })
             .collect();
         // On failure, read the compared keys to report which compare failed.
@@ -286,7 +286,7 @@ impl Storage for EtcdStore {
             .compares
             .iter()
             .map(|Compare::ModRevision { key, .. }| {
-                etcd_client::TxnOp::get(self.keys.to_etcd(key), None)
+                etcd_client::TxnOp::get(self.keys.etcd_key(key), None)
             })
             .collect();
         let resp = self
@@ -395,7 +395,7 @@ async fn current_revision(client: &Client, keys: &KeyMap) -> Option<Revision> {
     let resp = client
         .kv_client()
         .get(
-            keys.to_etcd(LOGICAL_PREFIX),
+            keys.etcd_key(LOGICAL_PREFIX),
             Some(GetOptions::new().with_count_only()),
         )
         .await
@@ -411,7 +411,7 @@ async fn follow(
     revision: &AtomicU64,
     next: &mut Revision,
 ) -> FeedBreak {
-    let prefix = keys.to_etcd(LOGICAL_PREFIX);
+    let prefix = keys.etcd_key(LOGICAL_PREFIX);
     let opts = WatchOptions::new()
         .with_range(prefix_end(prefix.as_bytes()))
         .with_start_revision(to_i64(*next))
@@ -487,11 +487,11 @@ mod tests {
     #[test]
     fn keys_map_onto_the_prefix_and_back() {
         let default = KeyMap::new("/registry");
-        assert_eq!(default.to_etcd("/registry/pods/a/b"), "/registry/pods/a/b");
+        assert_eq!(default.etcd_key("/registry/pods/a/b"), "/registry/pods/a/b");
         let other = KeyMap::new("/team-a/");
-        assert_eq!(other.to_etcd("/registry/pods/a/b"), "/team-a/pods/a/b");
-        assert_eq!(other.from_etcd(b"/team-a/pods/a/b"), "/registry/pods/a/b");
-        assert_eq!(other.to_etcd("/registry/"), "/team-a/");
+        assert_eq!(other.etcd_key("/registry/pods/a/b"), "/team-a/pods/a/b");
+        assert_eq!(other.logical_key(b"/team-a/pods/a/b"), "/registry/pods/a/b");
+        assert_eq!(other.etcd_key("/registry/"), "/team-a/");
     }
 
     #[test]
