@@ -18,7 +18,8 @@
 //! - `MKUBE_E2E_KEEP=1`: keep the data dirs of the clusters (they are kept
 //!   anyway when a test fails, and their path and log tail are printed).
 //! - `MKUBE_E2E_ETCD=URL[,URL]`: run every cluster on this etcd
-//!   (`--etcd-servers`), each under its own key prefix, instead of sled.
+//!   (`--etcd-servers`), each under its own key prefix, instead of sled
+//!   (a test that passes `--etcd-servers` itself, even empty, keeps its choice).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -531,13 +532,23 @@ impl Cluster {
         Self::start_command("apiserver", extra)
     }
 
+    /// Like [`Cluster::start_apiserver`] on a data dir prepared beforehand
+    /// (e.g. a store `mkube migrate` wrote).
+    pub fn start_apiserver_in(data: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        Self::start_in("apiserver", data, extra)
+    }
+
     fn start_command(command: &'static str, extra: &[&str]) -> Cluster {
-        let kubectl = kubectl_path();
-        let bin = mkube_bin();
         let data = tempfile::Builder::new()
             .prefix("mkube-e2e-")
             .tempdir()
             .expect("creating a temporary data dir");
+        Self::start_in(command, data, extra)
+    }
+
+    fn start_in(command: &'static str, data: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        let kubectl = kubectl_path();
+        let bin = mkube_bin();
         let data_dir = data.path().to_path_buf();
         let mut cluster = Cluster {
             child: None,

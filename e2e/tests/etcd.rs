@@ -360,3 +360,145 @@ fn list_pages_read_one_snapshot_until_etcd_compacts_it() {
         "{relist}"
     );
 }
+
+fn resource_versions(c: &Cluster, names: &[&str]) -> Vec<u64> {
+    names
+        .iter()
+        .map(|n| {
+            c.kubectl_ok([
+                "get",
+                "configmap",
+                n,
+                "-o",
+                "jsonpath={.metadata.resourceVersion}",
+            ])
+            .parse()
+            .expect("a numeric resourceVersion")
+        })
+        .collect()
+}
+
+fn migrate(args: &[&str]) {
+    let out = e2e::run_with_timeout(
+        std::process::Command::new(e2e::mkube_bin())
+            .arg("migrate")
+            .args(args),
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "mkube migrate {args:?} failed:\n{}{}",
+        e2e::text(&out.stdout),
+        e2e::text(&out.stderr)
+    );
+}
+
+#[test]
+fn migrate_a_data_dir_into_etcd_and_back() {
+    /// One Service range for the three API servers that serve this data.
+    const RANGE: &str = "127.97.9.0/24";
+    let Some(etcd) = EtcdCluster::start(1) else {
+        return;
+    };
+    let servers = etcd.endpoints();
+    // Written out of name order, so revision order differs from key order.
+    let names = ["m-3", "m-1", "m-2"];
+    // `--etcd-servers=` keeps these on sled even under MKUBE_E2E_ETCD.
+    let mut sled = Cluster::start_apiserver(&["--etcd-servers=", "--service-cidr", RANGE]);
+    for n in names {
+        sled.kubectl_ok([
+            "create",
+            "configmap",
+            n,
+            &format!("--from-literal=name={n}"),
+        ]);
+    }
+    sled.kubectl_ok(["create", "service", "clusterip", "kept", "--tcp=80"]);
+    let ip = sled.kubectl_ok(["get", "service", "kept", "-o", "jsonpath={.spec.clusterIP}"]);
+    assert!(sled.stop().success());
+    let from = sled.data_dir().display().to_string();
+    migrate(&[
+        "--from-data-dir",
+        &from,
+        "--to-etcd",
+        &servers,
+        "--etcd-prefix",
+        "/migrated",
+    ]);
+
+    let on_etcd = Cluster::start_apiserver(&[
+        "--etcd-servers",
+        &servers,
+        "--etcd-prefix",
+        "/migrated",
+        "--service-cidr",
+        RANGE,
+    ]);
+    let revs = resource_versions(&on_etcd, &names);
+    assert!(
+        revs[0] < revs[1] && revs[1] < revs[2],
+        "order lost: {revs:?}"
+    );
+    assert_eq!(
+        on_etcd.kubectl_ok(["get", "configmap", "m-2", "-o", "jsonpath={.data.name}"]),
+        "m-2"
+    );
+    assert_eq!(
+        on_etcd.kubectl_ok(["get", "service", "kept", "-o", "jsonpath={.spec.clusterIP}"]),
+        ip
+    );
+    // The migrated allocation still holds: the IP cannot be taken again.
+    let err = on_etcd.kubectl_err([
+        "create",
+        "service",
+        "clusterip",
+        "thief",
+        "--tcp=80",
+        &format!("--clusterip={ip}"),
+    ]);
+    assert!(err.contains("provided IP is already allocated"), "{err}");
+    // Migrating into a store that holds objects is refused.
+    let refused = e2e::run_with_timeout(
+        std::process::Command::new(e2e::mkube_bin()).args([
+            "migrate",
+            "--from-data-dir",
+            &from,
+            "--to-etcd",
+            &servers,
+            "--etcd-prefix",
+            "/migrated",
+        ]),
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(!refused.status.success());
+    assert!(e2e::text(&refused.stderr).contains("already holds objects"));
+
+    // And back into a fresh data dir.
+    let back = tempfile::Builder::new()
+        .prefix("mkube-e2e-")
+        .tempdir()
+        .unwrap();
+    let back_dir = back.path().display().to_string();
+    migrate(&[
+        "--from-etcd",
+        &servers,
+        "--etcd-prefix",
+        "/migrated",
+        "--to-data-dir",
+        &back_dir,
+    ]);
+    let mut sled_again =
+        Cluster::start_apiserver_in(back, &["--etcd-servers=", "--service-cidr", RANGE]);
+    let revs = resource_versions(&sled_again, &names);
+    assert!(
+        revs[0] < revs[1] && revs[1] < revs[2],
+        "order lost: {revs:?}"
+    );
+    assert_eq!(
+        sled_again.kubectl_ok(["get", "service", "kept", "-o", "jsonpath={.spec.clusterIP}"]),
+        ip
+    );
+    assert!(sled_again.stop().success());
+}
