@@ -158,3 +158,47 @@ impl WatchReceiver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{EventKind, KeyValue};
+
+    fn put(key: &str, rev: Revision) -> Event {
+        Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: key.into(),
+                value: bytes::Bytes::new(),
+                create_revision: rev,
+                mod_revision: rev,
+            },
+            prev: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_ends_watches_and_forgets_history() {
+        let w = WatchWindow::new(0, 16);
+        w.publish([put("/a/1", 1), put("/a/2", 2)]);
+        let mut live = w.subscribe("/a/", 2).unwrap();
+        w.reset(10);
+        assert_eq!(live.recv().await.unwrap_err(), WatchEnd::Closed);
+        assert!(matches!(
+            w.subscribe("/a/", 2),
+            Err(StorageError::Compacted { oldest: 10, .. })
+        ));
+        let mut fresh = w.subscribe("/a/", 10).unwrap();
+        w.publish([put("/a/3", 11)]);
+        assert_eq!(fresh.recv().await.unwrap().kv.mod_revision, 11);
+    }
+
+    #[test]
+    fn advance_moves_the_head_without_events() {
+        let w = WatchWindow::new(5, 16);
+        w.advance(9);
+        assert_eq!(w.head(), 9);
+        w.advance(7);
+        assert_eq!(w.head(), 9);
+    }
+}
