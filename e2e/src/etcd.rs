@@ -25,6 +25,101 @@ pub fn etcd_binary() -> Option<PathBuf> {
     })
 }
 
+/// Certificates for etcd with client-certificate authentication, made with
+/// the `openssl` command: a CA, a server certificate for 127.0.0.1, and a
+/// client certificate.
+pub struct EtcdTls {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl EtcdTls {
+    /// Writes the files into `dir`; None (with the reason printed) without openssl.
+    pub fn create(dir: &Path) -> Option<EtcdTls> {
+        let openssl = |args: &[&str]| {
+            Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .output()
+        };
+        if openssl(&["version"]).is_err() {
+            eprintln!("e2e: SKIPPED: no openssl command to make etcd certificates");
+            return None;
+        }
+        let run = |args: &[&str]| {
+            let out = openssl(args).expect("running openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                text(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=etcd-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ]);
+        for (name, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
+            run(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN=mkube-{name}"),
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-addext",
+                &format!("extendedKeyUsage={usage}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ]);
+            run(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-copy_extensions",
+                "copy",
+                "-out",
+                &format!("{name}.crt"),
+            ]);
+        }
+        Some(EtcdTls {
+            ca: dir.join("ca.crt"),
+            server_cert: dir.join("server.crt"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.crt"),
+            client_key: dir.join("client.key"),
+        })
+    }
+}
+
 /// One etcd member process.
 struct Member {
     name: String,
@@ -39,12 +134,23 @@ pub struct EtcdCluster {
     bin: PathBuf,
     members: Vec<Member>,
     dir: Option<tempfile::TempDir>,
+    tls: Option<EtcdTls>,
 }
 
 impl EtcdCluster {
     /// Starts `size` members and waits until every one reports healthy.
     /// None (with the reason printed) when no etcd binary is installed.
     pub fn start(size: usize) -> Option<EtcdCluster> {
+        Self::start_with(size, false)
+    }
+
+    /// Like [`EtcdCluster::start`], serving clients over TLS and requiring
+    /// client certificates ([`EtcdCluster::tls`]).
+    pub fn start_tls(size: usize) -> Option<EtcdCluster> {
+        Self::start_with(size, true)
+    }
+
+    fn start_with(size: usize, with_tls: bool) -> Option<EtcdCluster> {
         let Some(bin) = etcd_binary() else {
             eprintln!(
                 "e2e: SKIPPED: no etcd binary (install Debian's etcd-server or set ETCD_BIN)"
@@ -55,6 +161,11 @@ impl EtcdCluster {
             .prefix("mkube-e2e-etcd-")
             .tempdir()
             .expect("creating the etcd data dir");
+        let tls = match with_tls {
+            true => Some(EtcdTls::create(dir.path())?),
+            false => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let initial = ports
             .iter()
@@ -67,10 +178,10 @@ impl EtcdCluster {
             .enumerate()
             .map(|(i, (client, peer))| {
                 let name = format!("m{i}");
-                let client_url = format!("http://127.0.0.1:{client}");
+                let client_url = format!("{scheme}://127.0.0.1:{client}");
                 let peer_url = format!("http://127.0.0.1:{peer}");
                 let data = dir.path().join(&name);
-                let args = vec![
+                let mut args = vec![
                     "--name".into(),
                     name.clone(),
                     "--data-dir".into(),
@@ -95,6 +206,17 @@ impl EtcdCluster {
                     "--election-timeout".into(),
                     "500".into(),
                 ];
+                if let Some(t) = &tls {
+                    for (flag, path) in [
+                        ("--cert-file", &t.server_cert),
+                        ("--key-file", &t.server_key),
+                        ("--trusted-ca-file", &t.ca),
+                    ] {
+                        args.push(flag.into());
+                        args.push(path.display().to_string());
+                    }
+                    args.push("--client-cert-auth".into());
+                }
                 Member {
                     log: dir.path().join(format!("{name}.log")),
                     name,
@@ -108,6 +230,7 @@ impl EtcdCluster {
             bin,
             members,
             dir: Some(dir),
+            tls,
         };
         for i in 0..size {
             cluster.start_member(i);
@@ -135,16 +258,27 @@ impl EtcdCluster {
         m.child = Some(child);
     }
 
+    /// The certificates, when clients must use TLS.
+    pub fn tls(&self) -> Option<&EtcdTls> {
+        self.tls.as_ref()
+    }
+
+    /// curl on a member's URL, with the client certificate under TLS.
+    fn curl(&self, i: usize, path: &str, args: &[&str]) -> String {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "--max-time", "10"]).args(args);
+        if let Some(t) = &self.tls {
+            cmd.arg("--cacert").arg(&t.ca);
+            cmd.arg("--cert").arg(&t.client_cert);
+            cmd.arg("--key").arg(&t.client_key);
+        }
+        cmd.arg(format!("{}{path}", self.members[i].client_url));
+        text(&run_with_timeout(&mut cmd, None, Duration::from_secs(15)).stdout)
+    }
+
     /// Whether member `i` answers its health endpoint with a healthy status.
     pub fn is_healthy(&self, i: usize) -> bool {
-        let out = run_with_timeout(
-            Command::new("curl")
-                .args(["-s", "--max-time", "2"])
-                .arg(format!("{}/health", self.members[i].client_url)),
-            None,
-            Duration::from_secs(5),
-        );
-        text(&out.stdout).contains("\"health\":\"true\"")
+        self.curl(i, "/health", &[]).contains("\"health\":\"true\"")
     }
 
     /// All client URLs, comma-separated (for `--etcd-servers`).

@@ -502,3 +502,33 @@ fn migrate_a_data_dir_into_etcd_and_back() {
     );
     assert!(sled_again.stop().success());
 }
+
+#[test]
+fn api_server_reaches_etcd_over_tls_with_a_client_certificate() {
+    let Some(etcd) = EtcdCluster::start_tls(1) else {
+        return;
+    };
+    let tls = etcd.tls().expect("TLS files");
+    let servers = etcd.endpoints();
+    assert!(servers.starts_with("https://"), "{servers}");
+    let (ca, cert, key) = (
+        tls.ca.display().to_string(),
+        tls.client_cert.display().to_string(),
+        tls.client_key.display().to_string(),
+    );
+    let a = Cluster::start_apiserver(&[
+        "--etcd-servers",
+        &servers,
+        "--etcd-cafile",
+        &ca,
+        "--etcd-certfile",
+        &cert,
+        "--etcd-keyfile",
+        &key,
+    ]);
+    a.kubectl_ok(["create", "configmap", "over-tls", "--from-literal=k=v"]);
+    assert_eq!(
+        a.kubectl_ok(["get", "configmap", "over-tls", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+}
