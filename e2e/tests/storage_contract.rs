@@ -169,6 +169,24 @@ async fn contract(store: DynStorage, history: bool) {
         );
     }
     assert!(store.current_revision() >= r4);
+
+    // An unlimited range returns everything, however many keys (etcd reads it in chunks).
+    for batch in 0..12 {
+        let txn = (0..100).fold(Txn::default(), |t, i| {
+            t.put(format!("/registry/many/{batch:02}-{i:03}"), "m")
+        });
+        committed(store.txn(txn).await.unwrap());
+    }
+    let all = store
+        .range(RangeRequest {
+            prefix: "/registry/many/".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.kvs.len(), 1200);
+    assert!(!all.more);
+    assert!(all.kvs.windows(2).all(|w| w[0].key < w[1].key));
 }
 
 #[tokio::test]

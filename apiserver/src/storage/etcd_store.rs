@@ -29,6 +29,11 @@ use std::time::Duration;
 const LOGICAL_PREFIX: &str = "/registry";
 /// Events kept for watches that resume from an older revision.
 const WINDOW_CAPACITY: usize = 8192;
+/// Largest gRPC message accepted from etcd (the client's default is 4 MiB;
+/// a watch response can batch many large objects).
+const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+/// Keys read per etcd request when a range has no limit.
+const RANGE_CHUNK: usize = 1000;
 /// Pause before re-opening a broken watch feed.
 const FEED_RETRY: Duration = Duration::from_millis(200);
 
@@ -191,6 +196,40 @@ impl EtcdStore {
     fn key_value(&self, kv: &etcd_client::KeyValue) -> KeyValue {
         key_value(&self.keys, kv)
     }
+
+    fn kv(&self) -> etcd_client::KvClient {
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_MESSAGE)
+    }
+
+    /// One etcd range request.
+    async fn range_once(&self, req: &RangeRequest) -> StorageResult<RangeResponse> {
+        let prefix = self.keys.etcd_key(&req.prefix);
+        let start = match &req.start_after {
+            // The smallest key after `after`.
+            Some(after) => format!("{}\0", self.keys.etcd_key(after)),
+            None => prefix.clone(),
+        };
+        let mut opts = GetOptions::new().with_range(prefix_end(prefix.as_bytes()));
+        if req.limit > 0 {
+            opts = opts.with_limit(i64::try_from(req.limit).unwrap_or(i64::MAX));
+        }
+        if req.revision > 0 {
+            opts = opts.with_revision(to_i64(req.revision));
+        }
+        let resp = self
+            .kv()
+            .get(start, Some(opts))
+            .await
+            .map_err(|e| etcd_error(e, req.revision))?;
+        let head = self.seen(resp.header());
+        Ok(RangeResponse {
+            kvs: resp.kvs().iter().map(|kv| self.key_value(kv)).collect(),
+            more: resp.more(),
+            revision: if req.revision > 0 { req.revision } else { head },
+        })
+    }
 }
 
 fn key_value(keys: &KeyMap, kv: &etcd_client::KeyValue) -> KeyValue {
@@ -222,8 +261,7 @@ fn to_i64(rev: Revision) -> i64 {
 impl Storage for EtcdStore {
     async fn get(&self, key: &str) -> StorageResult<Option<KeyValue>> {
         let resp = self
-            .client
-            .kv_client()
+            .kv()
             .get(self.keys.etcd_key(key), None)
             .await
             .map_err(|e| etcd_error(e, 0))?;
@@ -232,31 +270,30 @@ impl Storage for EtcdStore {
     }
 
     async fn range(&self, req: RangeRequest) -> StorageResult<RangeResponse> {
-        let prefix = self.keys.etcd_key(&req.prefix);
-        let start = match &req.start_after {
-            // The smallest key after `after`.
-            Some(after) => format!("{}\0", self.keys.etcd_key(after)),
-            None => prefix.clone(),
-        };
-        let mut opts = GetOptions::new().with_range(prefix_end(prefix.as_bytes()));
         if req.limit > 0 {
-            opts = opts.with_limit(i64::try_from(req.limit).unwrap_or(i64::MAX));
+            return self.range_once(&req).await;
         }
-        if req.revision > 0 {
-            opts = opts.with_revision(to_i64(req.revision));
+        // Unlimited: read in chunks at the first chunk's revision, so every
+        // response stays small and the whole range is one snapshot.
+        let mut out = self
+            .range_once(&RangeRequest {
+                limit: RANGE_CHUNK,
+                ..req.clone()
+            })
+            .await?;
+        while out.more {
+            let page = self
+                .range_once(&RangeRequest {
+                    prefix: req.prefix.clone(),
+                    start_after: out.kvs.last().map(|kv| kv.key.clone()),
+                    limit: RANGE_CHUNK,
+                    revision: out.revision,
+                })
+                .await?;
+            out.kvs.extend(page.kvs);
+            out.more = page.more;
         }
-        let resp = self
-            .client
-            .kv_client()
-            .get(start, Some(opts))
-            .await
-            .map_err(|e| etcd_error(e, req.revision))?;
-        let head = self.seen(resp.header());
-        Ok(RangeResponse {
-            kvs: resp.kvs().iter().map(|kv| self.key_value(kv)).collect(),
-            more: resp.more(),
-            revision: if req.revision > 0 { req.revision } else { head },
-        })
+        Ok(out)
     }
 
     async fn txn(&self, txn: Txn) -> StorageResult<TxnResult> {
@@ -290,8 +327,7 @@ impl Storage for EtcdStore {
             })
             .collect();
         let resp = self
-            .client
-            .kv_client()
+            .kv()
             .txn(
                 etcd_client::Txn::new()
                     .when(compares)
@@ -417,7 +453,12 @@ async fn follow(
         .with_start_revision(to_i64(*next))
         .with_prev_key()
         .with_progress_notify();
-    let mut stream = match client.watch_client().watch(prefix, Some(opts)).await {
+    let mut stream = match client
+        .watch_client()
+        .max_decoding_message_size(MAX_MESSAGE)
+        .watch(prefix, Some(opts))
+        .await
+    {
         Ok(s) => s,
         Err(e) => return FeedBreak::Broken(e.to_string()),
     };
