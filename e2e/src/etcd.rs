@@ -200,11 +200,12 @@ impl EtcdCluster {
                     "new".into(),
                     "--initial-cluster-token".into(),
                     "mkube-e2e".into(),
-                    // Loopback: fast heartbeats make leader failover quick.
+                    // etcd's defaults, spelled out: a loaded 2-core CI machine
+                    // must not make the members flap between leaders.
                     "--heartbeat-interval".into(),
-                    "50".into(),
+                    "100".into(),
                     "--election-timeout".into(),
-                    "500".into(),
+                    "1000".into(),
                 ];
                 if let Some(t) = &tls {
                     for (flag, path) in [

@@ -34,6 +34,8 @@ const WINDOW_CAPACITY: usize = 8192;
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// Keys read per etcd request when a range has no limit.
 const RANGE_CHUNK: usize = 1000;
+/// Attempts of a request that failed without reaching etcd (a dead member).
+const ATTEMPTS: u32 = 6;
 /// Pause before re-opening a broken watch feed.
 const FEED_RETRY: Duration = Duration::from_millis(200);
 
@@ -218,11 +220,12 @@ impl EtcdStore {
         if req.revision > 0 {
             opts = opts.with_revision(to_i64(req.revision));
         }
-        let resp = self
-            .kv()
-            .get(start, Some(opts))
-            .await
-            .map_err(|e| etcd_error(e, req.revision))?;
+        let resp = with_retries(unavailable, || {
+            let (mut kv, start, opts) = (self.kv(), start.clone(), opts.clone());
+            async move { kv.get(start, Some(opts)).await }
+        })
+        .await
+        .map_err(|e| etcd_error(e, req.revision))?;
         let head = self.seen(resp.header());
         Ok(RangeResponse {
             kvs: resp.kvs().iter().map(|kv| self.key_value(kv)).collect(),
@@ -253,6 +256,46 @@ fn etcd_error(e: etcd_client::Error, requested: Revision) -> StorageError {
     StorageError::Backend(format!("etcd: {msg}"))
 }
 
+/// The member the request went to is unreachable: any request may go again
+/// (another member answers), though a write may have been applied when the
+/// connection broke after sending it.
+fn unavailable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => s.code() == tonic::Code::Unavailable,
+        etcd_client::Error::TransportError(_) => true,
+        _ => false,
+    }
+}
+
+/// The request never left this process (no connection to the member), so
+/// even a write can be sent again without applying twice.
+fn never_sent(e: &etcd_client::Error) -> bool {
+    unavailable(e) && e.to_string().contains("connect")
+}
+
+/// Runs `op` until it succeeds, fails in a way `resend` rejects, or runs out
+/// of attempts; the balanced channel picks another member each time.
+async fn with_retries<T, F, Fut>(
+    resend: fn(&etcd_client::Error) -> bool,
+    mut op: F,
+) -> Result<T, etcd_client::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, etcd_client::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Err(e) if attempt < ATTEMPTS && resend(&e) => {
+                tracing::debug!(error = %e, attempt, "etcd request failed; sending again");
+                tokio::time::sleep(Duration::from_millis(50) * attempt).await;
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 fn to_i64(rev: Revision) -> i64 {
     i64::try_from(rev).unwrap_or(i64::MAX)
 }
@@ -260,11 +303,13 @@ fn to_i64(rev: Revision) -> i64 {
 #[async_trait::async_trait]
 impl Storage for EtcdStore {
     async fn get(&self, key: &str) -> StorageResult<Option<KeyValue>> {
-        let resp = self
-            .kv()
-            .get(self.keys.etcd_key(key), None)
-            .await
-            .map_err(|e| etcd_error(e, 0))?;
+        let key = self.keys.etcd_key(key);
+        let resp = with_retries(unavailable, || {
+            let (mut kv, key) = (self.kv(), key.clone());
+            async move { kv.get(key, None).await }
+        })
+        .await
+        .map_err(|e| etcd_error(e, 0))?;
         self.seen(resp.header());
         Ok(resp.kvs().first().map(|kv| self.key_value(kv)))
     }
@@ -326,16 +371,16 @@ impl Storage for EtcdStore {
                 etcd_client::TxnOp::get(self.keys.etcd_key(key), None)
             })
             .collect();
-        let resp = self
-            .kv()
-            .txn(
-                etcd_client::Txn::new()
-                    .when(compares)
-                    .and_then(ops)
-                    .or_else(reads),
-            )
-            .await
-            .map_err(|e| etcd_error(e, 0))?;
+        let request = etcd_client::Txn::new()
+            .when(compares)
+            .and_then(ops)
+            .or_else(reads);
+        let resp = with_retries(never_sent, || {
+            let (mut kv, request) = (self.kv(), request.clone());
+            async move { kv.txn(request).await }
+        })
+        .await
+        .map_err(|e| etcd_error(e, 0))?;
         let rev = self.seen(resp.header());
         if resp.succeeded() {
             return Ok(TxnResult::Committed(rev));
