@@ -456,32 +456,20 @@ async fn feed(
                 tracing::warn!(error = %why, next, "etcd watch feed broke; resuming");
             }
             FeedBreak::Compacted(oldest) => {
-                // The revisions between are gone: watchers cannot be served
-                // without a gap, so they are closed and relist.
+                // The revisions before `oldest` are gone: watchers cannot be
+                // served without a gap, so they are closed and re-watch (or
+                // relist); the feed goes on from the oldest revision etcd has.
                 tracing::warn!(
                     next,
                     oldest,
                     "etcd compacted the watch feed's revision; resetting watches"
                 );
-                let head = current_revision(&client, &keys).await.unwrap_or(oldest);
-                window.reset(head);
-                next = head + 1;
+                window.reset(oldest.saturating_sub(1));
+                next = oldest;
             }
         }
         tokio::time::sleep(FEED_RETRY).await;
     }
-}
-
-async fn current_revision(client: &Client, keys: &KeyMap) -> Option<Revision> {
-    let resp = client
-        .kv_client()
-        .get(
-            keys.etcd_key(LOGICAL_PREFIX),
-            Some(GetOptions::new().with_count_only()),
-        )
-        .await
-        .ok()?;
-    resp.header().and_then(|h| u64::try_from(h.revision()).ok())
 }
 
 /// One watch stream: publishes events until the stream breaks.
