@@ -20,6 +20,7 @@ fn version_and_help() {
         "apiserver",
         "controllers",
         "nodeagent",
+        "migrate",
         "bench",
     ] {
         assert!(help.contains(sub), "help lacks {sub}: {help}");

@@ -14,6 +14,9 @@ pub struct ApiConfig {
     /// Address clients use to reach the API server (the `kubernetes` Service's endpoint).
     pub advertise_address: std::net::IpAddr,
     pub port: u16,
+    /// `--etcd-servers` and friends: store objects in etcd instead of the
+    /// embedded sled database in the data dir.
+    pub etcd: Option<crate::storage::EtcdOptions>,
 }
 
 impl Default for ApiConfig {
@@ -24,6 +27,7 @@ impl Default for ApiConfig {
             cluster_cidr: "127.244.0.0/16".parse().expect("static CIDR"),
             advertise_address: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
             port: 6443,
+            etcd: None,
         }
     }
 }

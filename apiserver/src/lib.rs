@@ -31,7 +31,23 @@ pub struct ApiServer {
     pub credentials: tls::Credentials,
     pub addr: SocketAddr,
     pub kubeconfig: PathBuf,
-    store: Arc<storage::SledStore>,
+    /// The embedded store, when objects live in the data dir (not in etcd).
+    sled: Option<Arc<storage::SledStore>>,
+}
+
+/// Opens the store the configuration selects: etcd when `--etcd-servers` is
+/// given, otherwise sled under the data dir.
+async fn open_storage(
+    config: &ApiConfig,
+    data_dir: &Path,
+) -> anyhow::Result<(storage::DynStorage, Option<Arc<storage::SledStore>>)> {
+    match &config.etcd {
+        Some(etcd) => Ok((storage::EtcdStore::connect(etcd).await?, None)),
+        None => {
+            let sled = storage::SledStore::open(&data_dir.join("db"))?;
+            Ok((sled.clone(), Some(sled)))
+        }
+    }
 }
 
 impl ApiServer {
@@ -44,7 +60,7 @@ impl ApiServer {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<ApiServer> {
         std::fs::create_dir_all(data_dir)?;
-        let store = storage::SledStore::open(&data_dir.join("db"))?;
+        let (storage, sled) = open_storage(&config, data_dir).await?;
         let mut ips = vec![
             config.advertise_address,
             "127.0.0.1".parse()?,
@@ -53,14 +69,13 @@ impl ApiServer {
         ips.dedup();
         let credentials = tls::load_or_create(data_dir, &ips)?;
         let state = Arc::new(rest::ApiState {
-            store: rest::object_store::ObjectStore {
-                storage: store.clone(),
-            },
+            store: rest::object_store::ObjectStore { storage },
             config: config.clone(),
             agent_token: Some(credentials.token.clone()),
             allocators: Default::default(),
         });
         state.allocators.rebuild(&state.store.storage).await?;
+        state.allocators.follow(state.store.storage.clone());
         bootstrap::ensure_system_objects(&state).await?;
         let readiness = Readiness::default();
         let router = server::router(state.clone(), readiness.clone());
@@ -86,12 +101,16 @@ impl ApiServer {
             credentials,
             addr,
             kubeconfig,
-            store,
+            sled,
         })
     }
 
-    /// Flushes storage; call before exiting.
+    /// Flushes storage; call before exiting. (etcd acknowledged every write
+    /// durably already.)
     pub async fn close(&self) -> anyhow::Result<()> {
-        self.store.flush().await
+        match &self.sled {
+            Some(sled) => sled.flush().await,
+            None => Ok(()),
+        }
     }
 }

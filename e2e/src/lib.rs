@@ -17,6 +17,9 @@
 //!   (or `target/debug/mkube`) as it is.
 //! - `MKUBE_E2E_KEEP=1`: keep the data dirs of the clusters (they are kept
 //!   anyway when a test fails, and their path and log tail are printed).
+//! - `MKUBE_E2E_ETCD=URL[,URL]`: run every cluster on this etcd
+//!   (`--etcd-servers`), each under its own key prefix, instead of sled
+//!   (a test that passes `--etcd-servers` itself, even empty, keeps its choice).
 
 pub mod terminal;
 
@@ -465,6 +468,8 @@ pub fn text(b: &[u8]) -> String {
 // The cluster
 // ---------------------------------------------------------------------------
 
+pub mod etcd;
+
 fn reserved_ports() -> &'static Mutex<HashSet<u16>> {
     static PORTS: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     PORTS.get_or_init(Default::default)
@@ -507,6 +512,8 @@ pub struct Cluster {
     kubectl: PathBuf,
     extra_args: Vec<String>,
     log: PathBuf,
+    /// `up` (the whole cluster) or `apiserver` (only the API server).
+    command: &'static str,
 }
 
 impl Cluster {
@@ -518,12 +525,32 @@ impl Cluster {
 
     /// Like [`Cluster::start`], with extra flags for `mkube up`.
     pub fn start_with_args(extra: &[&str]) -> Cluster {
-        let kubectl = kubectl_path();
-        let bin = mkube_bin();
+        Self::start_command("up", extra)
+    }
+
+    /// Starts only `mkube apiserver` with these flags (for clusters whose
+    /// controllers and nodes run as separate processes).
+    pub fn start_apiserver(extra: &[&str]) -> Cluster {
+        Self::start_command("apiserver", extra)
+    }
+
+    /// Like [`Cluster::start_apiserver`] on a data dir prepared beforehand
+    /// (e.g. a store `mkube migrate` wrote).
+    pub fn start_apiserver_in(data: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        Self::start_in("apiserver", data, extra)
+    }
+
+    fn start_command(command: &'static str, extra: &[&str]) -> Cluster {
         let data = tempfile::Builder::new()
             .prefix("mkube-e2e-")
             .tempdir()
             .expect("creating a temporary data dir");
+        Self::start_in(command, data, extra)
+    }
+
+    fn start_in(command: &'static str, data: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        let kubectl = kubectl_path();
+        let bin = mkube_bin();
         let data_dir = data.path().to_path_buf();
         let mut cluster = Cluster {
             child: None,
@@ -534,6 +561,7 @@ impl Cluster {
             bin,
             kubectl,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            command,
         };
         // A port picked as free can be taken by someone else before mkube
         // binds it: then try another one.
@@ -553,12 +581,14 @@ impl Cluster {
     /// pod addresses. Flags the test passes itself win.
     pub fn isolation_args(&self) -> Vec<String> {
         let n = self.port % 250 + 1;
-        let defaults = [
+        let mut defaults = vec![
             ("--service-cidr", format!("127.96.{n}.0/24")),
-            ("--lb-ip-range", format!("127.240.{n}.0/24")),
             ("--cluster-cidr", format!("127.{}.0.0/16", 128 + n % 100)),
-            ("--node-ip", format!("127.1.{n}.1")),
         ];
+        if self.command == "up" {
+            defaults.push(("--lb-ip-range", format!("127.240.{n}.0/24")));
+            defaults.push(("--node-ip", format!("127.1.{n}.1")));
+        }
         defaults
             .into_iter()
             .filter(|(flag, _)| {
@@ -569,6 +599,35 @@ impl Cluster {
             })
             .flat_map(|(flag, value)| [flag.to_string(), value])
             .collect()
+    }
+
+    /// With `MKUBE_E2E_ETCD` set, the flags that put this cluster on that etcd
+    /// under a key prefix of its own (unless the test chose etcd flags itself).
+    pub fn etcd_args(&self) -> Vec<String> {
+        let Some(servers) = std::env::var("MKUBE_E2E_ETCD")
+            .ok()
+            .filter(|s| !s.is_empty())
+        else {
+            return Vec::new();
+        };
+        if self
+            .extra_args
+            .iter()
+            .any(|a| a.starts_with("--etcd-servers"))
+        {
+            return Vec::new();
+        }
+        let name = self
+            .data_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.port.to_string());
+        vec![
+            "--etcd-servers".into(),
+            servers,
+            "--etcd-prefix".into(),
+            format!("/mkube-e2e/{name}"),
+        ]
     }
 
     /// The node IP this cluster's node uses (NodePorts listen there).
@@ -663,20 +722,23 @@ impl Cluster {
         let offset = log.seek(SeekFrom::End(0)).unwrap();
         writeln!(
             log,
-            "=== e2e: mkube up --data-dir {} --port {}",
+            "=== e2e: mkube {} --data-dir {} --port {}",
+            self.command,
             self.data_dir.display(),
             self.port
         )
         .unwrap();
         let child = Command::new(&self.bin)
-            .arg("up")
+            .arg(self.command)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--port")
             .arg(self.port.to_string())
             .args(self.isolation_args())
+            .args(self.etcd_args())
             .args(&self.extra_args)
             .env_remove("KUBECONFIG")
+            .env_remove("MKUBE_ETCD_SERVERS")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -2,7 +2,7 @@
 //! RSS, create/get latency under concurrency, listing N services as a Table,
 //! watch delivery latency — all over HTTPS from a real client (kube-rs).
 
-use super::cluster::{tempdir, BenchCluster};
+use super::cluster::{tempdir, BenchCluster, LocalEtcd};
 use super::stats::{ms, Summary};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -21,11 +21,122 @@ pub struct ApiBenchArgs {
     /// Watch events to time.
     #[arg(long, default_value_t = 500)]
     pub watch_events: usize,
+    /// Also run on etcd, side by side with sled: its client URLs, or `auto`
+    /// to start a local single-member etcd (the `etcd` binary on the PATH).
+    #[arg(long)]
+    pub etcd: Option<String>,
 }
 
 pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
-    let dir = tempdir()?;
+    println!("== sled (embedded store)");
+    let sled = measure(&args, "sled", Vec::new()).await?;
+    let Some(etcd) = &args.etcd else {
+        return Ok(());
+    };
+    let local = match etcd.as_str() {
+        "auto" => Some(LocalEtcd::start(&tempdir()?.join("etcd")).await?),
+        _ => None,
+    };
+    let servers = local
+        .as_ref()
+        .map(|l| l.url.clone())
+        .unwrap_or_else(|| etcd.clone());
+    println!("== etcd ({servers})");
+    let backend = vec![
+        "--etcd-servers".to_string(),
+        servers,
+        "--etcd-prefix".to_string(),
+        format!("/mkube-bench-{}", std::process::id()),
+    ];
+    let on_etcd = measure(&args, "etcd", backend).await?;
+    if let Some(l) = &local {
+        println!("etcd member RSS: {:.1} MiB", l.rss_kib()? as f64 / 1024.0);
+    }
+    println!();
+    print_comparison(&sled, &on_etcd);
+    Ok(())
+}
+
+/// The figures of one run, for the side-by-side table.
+struct Figures {
+    ready_empty: Duration,
+    ready_loaded: Duration,
+    rss_idle_kib: u64,
+    rss_loaded_kib: u64,
+    create: Summary,
+    create_rate: f64,
+    get: Summary,
+    table: Summary,
+    watch: Summary,
+}
+
+fn print_comparison(sled: &Figures, etcd: &Figures) {
+    let row = |what: &str, a: f64, b: f64, unit: &str| {
+        let ratio = if a > 0.0 { b / a } else { f64::NAN };
+        println!("| {what} | {a:.2} {unit} | {b:.2} {unit} | {ratio:.2}x |");
+    };
+    println!("| measure | sled | etcd | etcd/sled |");
+    println!("|---|---|---|---|");
+    row(
+        "start-up, empty",
+        ms(sled.ready_empty),
+        ms(etcd.ready_empty),
+        "ms",
+    );
+    row(
+        "start-up, loaded",
+        ms(sled.ready_loaded),
+        ms(etcd.ready_loaded),
+        "ms",
+    );
+    let mib = |k: u64| k as f64 / 1024.0;
+    row(
+        "idle RSS",
+        mib(sled.rss_idle_kib),
+        mib(etcd.rss_idle_kib),
+        "MiB",
+    );
+    row(
+        "loaded RSS",
+        mib(sled.rss_loaded_kib),
+        mib(etcd.rss_loaded_kib),
+        "MiB",
+    );
+    row("create p50", ms(sled.create.p50), ms(etcd.create.p50), "ms");
+    row("create p99", ms(sled.create.p99), ms(etcd.create.p99), "ms");
+    row("creates/s", sled.create_rate, etcd.create_rate, "");
+    row("get p50", ms(sled.get.p50), ms(etcd.get.p50), "ms");
+    row("get p99", ms(sled.get.p99), ms(etcd.get.p99), "ms");
+    row(
+        "list as Table p50",
+        ms(sled.table.p50),
+        ms(etcd.table.p50),
+        "ms",
+    );
+    row(
+        "watch delivery p50",
+        ms(sled.watch.p50),
+        ms(etcd.watch.p50),
+        "ms",
+    );
+    row(
+        "watch delivery p99",
+        ms(sled.watch.p99),
+        ms(etcd.watch.p99),
+        "ms",
+    );
+}
+
+/// One full run on a fresh cluster started with `backend` flags.
+async fn measure(
+    args: &ApiBenchArgs,
+    label: &str,
+    backend: Vec<String>,
+) -> anyhow::Result<Figures> {
+    let dir = tempdir()?.join(label);
+    std::fs::create_dir_all(&dir)?;
     let mut cluster = BenchCluster::new(&dir)?;
+    cluster.extra_args = backend.clone();
     let ready_empty = cluster.start().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_idle = cluster.rss_kib()?;
@@ -84,11 +195,8 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
         anyhow::ensure!(text.contains("\"rows\""), "not a table");
         table_times.push(t.elapsed());
     }
-    println!(
-        "list {} services as a Table: {}",
-        args.services,
-        Summary::of(table_times)
-    );
+    let table = Summary::of(table_times);
+    println!("list {} services as a Table: {table}", args.services);
     let rss_loaded = cluster.rss_kib()?;
     println!(
         "RSS with {} services: {:.1} MiB",
@@ -102,6 +210,7 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
     cluster.stop();
     let mut cluster2 = BenchCluster::new(&dir)?;
     cluster2.port = cluster.port;
+    cluster2.extra_args = backend;
     let ready_loaded = cluster2.start().await?;
     println!(
         "start-up to /readyz ({} services stored): {:.1} ms",
@@ -110,7 +219,17 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
     );
     cluster2.stop();
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    Ok(Figures {
+        ready_empty,
+        ready_loaded,
+        rss_idle_kib: rss_idle,
+        rss_loaded_kib: rss_loaded,
+        create,
+        create_rate,
+        get,
+        table,
+        watch,
+    })
 }
 
 pub(super) fn service(i: usize) -> Service {

@@ -16,6 +16,8 @@ pub fn tempdir() -> anyhow::Result<PathBuf> {
 pub struct BenchCluster {
     pub data_dir: PathBuf,
     pub port: u16,
+    /// Extra flags for `mkube up` (the storage backend).
+    pub extra_args: Vec<String>,
     child: Option<Child>,
 }
 
@@ -27,6 +29,7 @@ impl BenchCluster {
         Ok(BenchCluster {
             data_dir: data_dir.to_path_buf(),
             port,
+            extra_args: Vec::new(),
             child: None,
         })
     }
@@ -40,6 +43,7 @@ impl BenchCluster {
             .args(["up", "--data-dir"])
             .arg(&self.data_dir)
             .args(["--port", &self.port.to_string()])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -175,4 +179,68 @@ fn insecure_client_config() -> rustls::ClientConfig {
         .dangerous()
         .with_custom_certificate_verifier(std::sync::Arc::new(AcceptAny))
         .with_no_client_auth()
+}
+
+/// A single-member etcd on loopback ports for `bench api --etcd auto`; killed on drop.
+pub struct LocalEtcd {
+    pub url: String,
+    child: Child,
+}
+
+impl LocalEtcd {
+    pub async fn start(data_dir: &Path) -> anyhow::Result<LocalEtcd> {
+        let free = || -> anyhow::Result<u16> {
+            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port())
+        };
+        let (client, peer) = (free()?, free()?);
+        let url = format!("http://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        std::fs::create_dir_all(data_dir)?;
+        let log = std::fs::File::create(data_dir.join("etcd.log"))?;
+        let child = Command::new("etcd")
+            .args(["--name", "bench", "--data-dir"])
+            .arg(data_dir.join("data"))
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args(["--initial-cluster", &format!("bench={peer_url}")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting etcd (install Debian's etcd-server)")?;
+        let etcd = LocalEtcd { url, child };
+        let started = Instant::now();
+        let opts = apiserver::storage::EtcdOptions::new(vec![etcd.url.clone()]);
+        while apiserver::storage::EtcdStore::connect(&opts).await.is_err() {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "etcd not ready after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(etcd)
+    }
+
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        rss_kib_of(self.child.id())
+    }
+}
+
+impl Drop for LocalEtcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

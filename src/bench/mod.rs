@@ -3,8 +3,8 @@
 
 mod api;
 mod cluster;
-mod exec;
 mod dns;
+mod exec;
 mod portforward;
 mod stats;
 

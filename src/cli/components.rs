@@ -2,7 +2,7 @@
 //! separate processes against any mkube API server, through a kubeconfig
 //! (HTTPS), exactly as they run inside `mkube up` over the in-process service.
 
-use super::up::{init_tracing, wait_for_signal};
+use super::up::{init_tracing, wait_for_signal, AbortOnDrop};
 use super::NodeArgs;
 use anyhow::Context;
 use clap::Args;
@@ -23,6 +23,8 @@ pub struct ControllersArgs {
     /// unset: nodes bring their own (`mkube nodeagent --pod-cidr`).
     #[arg(long)]
     pub cluster_cidr: Option<super::ipnet_arg::Cidr>,
+    #[command(flatten)]
+    pub election: super::leader::LeaderElectionArgs,
 }
 
 #[derive(Args, Clone)]
@@ -75,31 +77,59 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
     runtime()?.block_on(async move {
         let client = client(&args.kubeconfig).await?;
-        let range = args
+        let range: ipnet::IpNet = args
             .lb_ip_range
             .0
             .parse()
             .context("invalid --lb-ip-range")?;
         let cluster_cidr = optional_cidr(&args.cluster_cidr, "--cluster-cidr")?;
-        let lb = controllers::load_balancer::start(client.clone(), range).await?;
-        let controllers =
-            controllers::start(client.clone(), args.controllers.options(cluster_cidr)).await?;
-        let scheduler_client = client.clone();
-        let scheduler = tokio::spawn(async move {
-            if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
-                tracing::error!(error = %e, "scheduler stopped");
-            }
-        });
+        let options = args.controllers.options(cluster_cidr);
         println!(
             "mkube controllers are running against {}",
             args.kubeconfig.display()
         );
-        wait_for_signal().await;
-        lb.abort();
-        drop(controllers);
-        scheduler.abort();
+        let start = || start_control_loops(client.clone(), range, options.clone());
+        if args.election.leader_elect {
+            super::leader::run_while_leader(
+                client.clone(),
+                &args.election,
+                start,
+                wait_for_signal(),
+            )
+            .await?;
+        } else {
+            let running = start().await?;
+            wait_for_signal().await;
+            drop(running);
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The cluster-wide control loops: the controllers, the load-balancer
+/// controller and the scheduler. Dropping the result stops them.
+pub(super) async fn start_control_loops(
+    client: kube::Client,
+    lb_range: ipnet::IpNet,
+    options: controllers::ControllerOptions,
+) -> anyhow::Result<Vec<Box<dyn std::any::Any + Send>>> {
+    let scheduler_client = client.clone();
+    let scheduler = AbortOnDrop(tokio::spawn(async move {
+        if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
+            tracing::error!(error = %e, "scheduler stopped");
+        }
+    }));
+    let lb = controllers::load_balancer::start(client.clone(), lb_range)
+        .await
+        .context("starting the load-balancer controller")?;
+    let controllers = controllers::start(client, options)
+        .await
+        .context("starting the controllers")?;
+    Ok(vec![
+        Box::new(scheduler),
+        Box::new(AbortOnDrop(lb)),
+        Box::new(controllers),
+    ])
 }
 
 pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {

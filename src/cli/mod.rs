@@ -2,6 +2,8 @@
 
 mod components;
 mod detach;
+mod etcd;
+mod leader;
 mod up;
 
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +33,8 @@ pub enum Command {
     Controllers(components::ControllersArgs),
     /// Run a node agent (pods and the service proxy) against an API server.
     Nodeagent(components::NodeAgentArgs),
+    /// Copy every object between a data dir and etcd, keeping their order.
+    Migrate(etcd::MigrateArgs),
     /// Benchmarks against real clusters started for the purpose.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -73,6 +77,8 @@ pub struct ServerArgs {
     /// Range node pod CIDRs are carved from.
     #[arg(long, default_value = "127.244.0.0/16")]
     pub cluster_cidr: ipnet_arg::Cidr,
+    #[command(flatten)]
+    pub etcd: etcd::EtcdArgs,
 }
 
 #[derive(Args, Clone)]
@@ -204,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Down(args) => detach::down(&args),
         Command::Controllers(args) => components::run_controllers(args),
         Command::Nodeagent(args) => components::run_nodeagent(args),
+        Command::Migrate(args) => etcd::run_migrate(args),
         Command::Bench(cmd) => crate::bench::run(cmd).map(|_| ExitCode::SUCCESS),
     }
 }

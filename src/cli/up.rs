@@ -29,6 +29,7 @@ pub fn api_config(args: &ServerArgs) -> anyhow::Result<apiserver::ApiConfig> {
             .context("invalid --cluster-cidr")?,
         advertise_address: args.bind_address,
         port: args.port,
+        etcd: args.etcd.options(),
     })
 }
 
@@ -55,12 +56,6 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             check_in_process_client(&client).await?;
             let agent = start_node(&client, &args, &server, &data_dir).await?;
             components.push(Box::new(agent));
-            let scheduler_client = client.clone();
-            components.push(Box::new(AbortOnDrop(tokio::spawn(async move {
-                if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
-                    tracing::error!(error = %e, "scheduler stopped");
-                }
-            }))));
             let proxy = nodeagent::proxy::start(
                 client.clone(),
                 nodeagent::proxy::ProxyOptions {
@@ -72,18 +67,16 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             .await
             .context("starting the service proxy")?;
             components.push(Box::new(proxy));
+            // One process: no leader election needed.
             let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
-            let lb = controllers::load_balancer::start(client.clone(), lb_range)
-                .await
-                .context("starting the load-balancer controller")?;
-            components.push(Box::new(AbortOnDrop(lb)));
-            let controllers = controllers::start(
-                client.clone(),
-                args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
-            )
-                .await
-                .context("starting the controllers")?;
-            components.push(Box::new(controllers));
+            components.extend(
+                super::components::start_control_loops(
+                    client.clone(),
+                    lb_range,
+                    args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
+                )
+                .await?,
+            );
             ensure_cluster_dns(&client, &args).await;
         }
         server.readiness.set_ready();
@@ -175,7 +168,7 @@ async fn ensure_cluster_dns(client: &kube::Client, args: &UpArgs) {
 }
 
 /// Stops a spawned task when the cluster stops.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -21,6 +21,13 @@ pub struct SideEffects {
     pub deletes: Vec<String>,
 }
 
+/// Where a paginated list resumes: after this key, at the first page's revision.
+#[derive(Debug, Clone)]
+pub struct Continue {
+    pub after: String,
+    pub revision: Revision,
+}
+
 /// One page of a list.
 pub struct Page {
     pub items: Vec<Value>,
@@ -74,14 +81,15 @@ impl ObjectStore {
         &self,
         def: &ResourceDef,
         ns: Option<&str>,
-        start_after: Option<String>,
+        start: Option<Continue>,
         limit: usize,
         mut keep: impl FnMut(&Value) -> bool,
     ) -> ApiResult<Page> {
         let prefix = def.key_prefix(ns);
         let mut items = Vec::new();
-        let mut cursor = start_after;
-        let mut first_revision = None;
+        let mut cursor = start.as_ref().map(|c| c.after.clone());
+        // Every page of one list reads the same snapshot (where the store keeps history).
+        let mut first_revision = start.map(|c| c.revision).filter(|r| *r > 0);
         // Filtering happens after the range, so keep reading until the page is full.
         loop {
             let want = if limit == 0 {
@@ -95,6 +103,7 @@ impl ObjectStore {
                     prefix: prefix.clone(),
                     start_after: cursor.clone(),
                     limit: want,
+                    revision: first_revision.unwrap_or(0),
                 })
                 .await?;
             first_revision.get_or_insert(resp.revision);

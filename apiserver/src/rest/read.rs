@@ -1,7 +1,7 @@
 //! get and list.
 
 use super::codec::{respond, Format};
-use super::object_store::ObjectStore;
+use super::object_store::{Continue, ObjectStore};
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
@@ -41,6 +41,9 @@ pub fn render_one(ri: &RequestInfo, obj: Value, format: Format) -> Response {
     }
 }
 
+/// kube-apiserver's message when a continue token's revision was compacted.
+const CONTINUE_EXPIRED: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
 /// Continue tokens carry the last key and the list's revision.
 fn encode_continue(key: &str, rev: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
@@ -76,24 +79,33 @@ pub async fn list(
             .map_err(|_| ApiError::bad_request(format!("invalid limit: {l}")))?,
         None => 0,
     };
-    let start_after = match q.get("continue") {
+    let start = match q.get("continue") {
         Some(tok) => {
-            let (key, _) = decode_continue(tok)?;
+            let (key, revision) = decode_continue(tok)?;
             if !key.starts_with(&ri.def.key_prefix(ri.namespace.as_deref())) {
                 return Err(ApiError::bad_request(
                     "continue key is not valid: key does not belong to this list",
                 ));
             }
-            Some(key)
+            Some(Continue {
+                after: key,
+                revision,
+            })
         }
         None => None,
     };
+    let continued = start.is_some();
     let page = st
         .store
-        .list(ri.def, ri.namespace.as_deref(), start_after, limit, |o| {
+        .list(ri.def, ri.namespace.as_deref(), start, limit, |o| {
             sel.matches(o)
         })
-        .await?;
+        .await
+        .map_err(|e| match e.code {
+            // The first page's revision was compacted (etcd): the snapshot is gone.
+            StatusCode::GONE if continued => ApiError::gone(CONTINUE_EXPIRED),
+            _ => e,
+        })?;
     let mut list_meta = json!({ "resourceVersion": page.revision.to_string() });
     if let Some(after) = &page.continue_after {
         list_meta["continue"] = json!(encode_continue(after, page.revision));

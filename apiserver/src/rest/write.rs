@@ -113,25 +113,42 @@ pub async fn create_object(
     }
     def.strategy.default(&mut obj, &ctx);
     let name = meta_str(&obj, "name").unwrap_or_default().to_string();
-    let mut errs = meta::validate_meta(def, &obj);
+    let errs = meta::validate_meta(def, &obj);
     if !errs.is_empty() {
         return Err(ApiError::invalid(def.target(), &name, &errs));
     }
     let dry_run = q.dry_run()?;
     st.check_namespace_open(def, &obj).await?;
-    // Allocation comes before validation, as kube-apiserver's BeginCreate
-    // precedes its validation: the validated object carries its ClusterIPs.
-    let pending = def.strategy.begin_write(WriteOp::Create(&mut obj), &ctx)?;
-    errs.extend(def.strategy.validate_create(&obj, &ctx));
-    if !errs.is_empty() {
-        pending.abort();
-        return Err(ApiError::invalid(def.target(), &name, &errs));
+    let mut attempt = 1;
+    loop {
+        // Allocation comes before validation, as kube-apiserver's BeginCreate
+        // precedes its validation: the validated object carries its ClusterIPs.
+        let mut obj = obj.clone();
+        let pending = def.strategy.begin_write(WriteOp::Create(&mut obj), &ctx)?;
+        let errs = def.strategy.validate_create(&obj, &ctx);
+        if !errs.is_empty() {
+            pending.abort();
+            return Err(ApiError::invalid(def.target(), &name, &errs));
+        }
+        if dry_run {
+            pending.abort();
+            return Ok(obj);
+        }
+        match st.store_write(def, pending, StoreWrite::Create(&obj)).await {
+            Err(e) if is_allocation_race(&e) && attempt < CREATE_ATTEMPTS => attempt += 1,
+            result => return result,
+        }
     }
-    if dry_run {
-        pending.abort();
-        return Ok(obj);
-    }
-    st.store_write(def, pending, StoreWrite::Create(&obj)).await
+}
+
+/// How often a create is tried when another API server took the ClusterIP or
+/// NodePort it picked at the same moment.
+const CREATE_ATTEMPTS: u32 = 5;
+
+/// A create fails with Conflict (not AlreadyExists) only when an allocation
+/// key it compared was taken concurrently; picking again resolves it.
+fn is_allocation_race(e: &ApiError) -> bool {
+    e.code == http::StatusCode::CONFLICT && e.reason == "Conflict"
 }
 
 /// PUT: replace the object (or its status/scale/finalizers).

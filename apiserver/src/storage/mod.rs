@@ -3,12 +3,15 @@
 //! The REST layer only ever talks to [`Storage`]: a flat, ordered key space where
 //! every write gets a new global revision (etcd's model), writes are
 //! compare-and-swap transactions, reads are prefix ranges with limit/continue,
-//! and watches start from a revision. sled is the embedded implementation; an
-//! etcd implementation plugs in behind the same trait.
+//! and watches start from a revision. sled is the embedded implementation;
+//! [`EtcdStore`] is the distributed one, behind the same trait.
 
+mod etcd_store;
+pub mod migrate;
 mod sled_store;
 mod watch_window;
 
+pub use etcd_store::{EtcdOptions, EtcdStore};
 pub use sled_store::SledStore;
 pub use watch_window::{WatchEnd, WatchReceiver, WatchWindow};
 
@@ -102,6 +105,9 @@ pub struct RangeRequest {
     pub start_after: Option<String>,
     /// 0 = unlimited.
     pub limit: usize,
+    /// Read at this revision (the first page's, for continue tokens); 0 = now.
+    /// Stores without history (sled) read the current state.
+    pub revision: Revision,
 }
 
 #[derive(Debug, Clone)]

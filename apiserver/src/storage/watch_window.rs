@@ -16,7 +16,6 @@ const LIVE_BUFFER: usize = 8192;
 
 pub struct WatchWindow {
     inner: Mutex<Window>,
-    live: broadcast::Sender<Arc<Event>>,
 }
 
 struct Window {
@@ -26,6 +25,7 @@ struct Window {
     floor: Revision,
     /// Revision of the newest published event.
     head: Revision,
+    live: broadcast::Sender<Arc<Event>>,
 }
 
 impl WatchWindow {
@@ -38,8 +38,8 @@ impl WatchWindow {
                 capacity,
                 floor: revision,
                 head: revision,
+                live,
             }),
-            live,
         }
     }
 
@@ -56,8 +56,26 @@ impl WatchWindow {
             }
             w.events.push_back(ev.clone());
             // No receivers is fine.
-            let _ = self.live.send(ev);
+            let _ = w.live.send(ev);
         }
+    }
+
+    /// Records that the history is complete up to `revision` although no
+    /// event under the window's keys has it (an etcd progress notification).
+    pub fn advance(&self, revision: Revision) {
+        let mut w = lock(&self.inner);
+        w.head = w.head.max(revision);
+    }
+
+    /// Forgets the history and ends every current watch: the source lost
+    /// events (etcd compacted them), so watchers must relist from `revision`.
+    pub fn reset(&self, revision: Revision) {
+        let mut w = lock(&self.inner);
+        w.events.clear();
+        w.floor = revision;
+        w.head = revision;
+        // Dropping the old sender closes every receiver once drained.
+        w.live = broadcast::channel(LIVE_BUFFER).0;
     }
 
     /// Revision of the newest published event.
@@ -85,7 +103,7 @@ impl WatchWindow {
             prefix: prefix.to_string(),
             after,
             backlog,
-            live: self.live.subscribe(),
+            live: w.live.subscribe(),
         })
     }
 }
@@ -138,5 +156,49 @@ impl WatchReceiver {
                 Err(broadcast::error::RecvError::Closed) => return Err(WatchEnd::Closed),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{EventKind, KeyValue};
+
+    fn put(key: &str, rev: Revision) -> Event {
+        Event {
+            kind: EventKind::Put,
+            kv: KeyValue {
+                key: key.into(),
+                value: bytes::Bytes::new(),
+                create_revision: rev,
+                mod_revision: rev,
+            },
+            prev: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reset_ends_watches_and_forgets_history() {
+        let w = WatchWindow::new(0, 16);
+        w.publish([put("/a/1", 1), put("/a/2", 2)]);
+        let mut live = w.subscribe("/a/", 2).unwrap();
+        w.reset(10);
+        assert_eq!(live.recv().await.unwrap_err(), WatchEnd::Closed);
+        assert!(matches!(
+            w.subscribe("/a/", 2),
+            Err(StorageError::Compacted { oldest: 10, .. })
+        ));
+        let mut fresh = w.subscribe("/a/", 10).unwrap();
+        w.publish([put("/a/3", 11)]);
+        assert_eq!(fresh.recv().await.unwrap().kv.mod_revision, 11);
+    }
+
+    #[test]
+    fn advance_moves_the_head_without_events() {
+        let w = WatchWindow::new(5, 16);
+        w.advance(9);
+        assert_eq!(w.head(), 9);
+        w.advance(7);
+        assert_eq!(w.head(), 9);
     }
 }

@@ -11,7 +11,7 @@
 
 use crate::rest::object_store::SideEffects;
 use crate::rest::status::{ApiError, ApiResult};
-use crate::storage::{Compare, DynStorage, RangeRequest};
+use crate::storage::{Compare, DynStorage, RangeRequest, Revision};
 use crate::validation::field_error::FieldError;
 use ipnet::IpNet;
 use rand::Rng;
@@ -21,6 +21,7 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex};
 
+const RANGES_PREFIX: &str = "/registry/ranges/";
 const IP_PREFIX: &str = "/registry/ranges/serviceips/";
 const PORT_PREFIX: &str = "/registry/ranges/servicenodeports/";
 
@@ -28,6 +29,29 @@ const PORT_PREFIX: &str = "/registry/ranges/servicenodeports/";
 struct Index {
     ips: HashSet<IpAddr>,
     ports: HashSet<(String, u16)>,
+}
+
+impl Index {
+    /// Records that an allocation key exists (`present`) or was removed.
+    fn apply(&mut self, key: &str, present: bool) {
+        if let Some(ip) = key.strip_prefix(IP_PREFIX).and_then(|ip| ip.parse().ok()) {
+            match present {
+                true => self.ips.insert(ip),
+                false => self.ips.remove(&ip),
+            };
+            return;
+        }
+        let port = key.strip_prefix(PORT_PREFIX).and_then(|rest| {
+            let (proto, port) = rest.split_once('/')?;
+            Some((proto.to_string(), port.parse::<u16>().ok()?))
+        });
+        if let Some(port) = port {
+            match present {
+                true => self.ports.insert(port),
+                false => self.ports.remove(&port),
+            };
+        }
+    }
 }
 
 /// The shared allocator index.
@@ -60,34 +84,48 @@ impl Allocators {
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Rebuilds the index from the allocation keys in storage.
-    pub async fn rebuild(&self, storage: &DynStorage) -> anyhow::Result<()> {
-        let ips = storage
+    /// Rebuilds the index from the allocation keys in storage; returns the
+    /// revision it read at.
+    pub async fn rebuild(&self, storage: &DynStorage) -> anyhow::Result<Revision> {
+        let all = storage
             .range(RangeRequest {
-                prefix: IP_PREFIX.into(),
-                ..Default::default()
-            })
-            .await?;
-        let ports = storage
-            .range(RangeRequest {
-                prefix: PORT_PREFIX.into(),
+                prefix: RANGES_PREFIX.into(),
                 ..Default::default()
             })
             .await?;
         let mut idx = self.lock();
-        idx.ips = ips
-            .kvs
-            .iter()
-            .filter_map(|kv| kv.key.strip_prefix(IP_PREFIX)?.parse().ok())
-            .collect();
-        idx.ports = ports
-            .kvs
-            .iter()
-            .filter_map(|kv| {
-                let (proto, port) = kv.key.strip_prefix(PORT_PREFIX)?.split_once('/')?;
-                Some((proto.to_string(), port.parse().ok()?))
-            })
-            .collect();
+        idx.ips.clear();
+        idx.ports.clear();
+        for kv in &all.kvs {
+            idx.apply(&kv.key, true);
+        }
+        Ok(all.revision)
+    }
+
+    /// Keeps the index in step with the allocation keys, which other API
+    /// servers on the same etcd also write: rebuilds, then follows their
+    /// changes (rebuilding again whenever the watch ends). The keys stay the
+    /// authority — every allocation is a must-not-exist compare — so the
+    /// index only saves retries.
+    pub fn follow(&self, storage: DynStorage) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = this.follow_once(&storage).await {
+                    tracing::warn!(error = %e, "following service allocations; rebuilding");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        })
+    }
+
+    async fn follow_once(&self, storage: &DynStorage) -> anyhow::Result<()> {
+        let revision = self.rebuild(storage).await?;
+        let mut events = storage.watch(RANGES_PREFIX, revision)?;
+        while let Ok(ev) = events.recv().await {
+            self.lock()
+                .apply(&ev.kv.key, ev.kind == crate::storage::EventKind::Put);
+        }
         Ok(())
     }
 
