@@ -24,6 +24,10 @@ spec:
       - name: netexec
         image: registry.k8s.io/e2e-test-images/agnhost:2.53
         args: [netexec, --http-port=8080, --udp-port=8081]
+        # As on a real cluster, a short preStop keeps a terminating pod
+        # serving while the endpoints and the proxy drop it, so scaling
+        # down under load loses no request.
+        lifecycle: {preStop: {exec: {command: [sleep, "1"]}}}
         ports:
         - {name: http, containerPort: 8080}
         - {name: udp, containerPort: 8081, protocol: UDP}
