@@ -949,6 +949,31 @@ impl Cluster {
         self.expect_failure(&args, &out)
     }
 
+    /// `kubectl create deployment NAME --image=IMAGE --replicas=N`, then
+    /// waits for the rollout to finish.
+    #[track_caller]
+    pub fn deploy(&self, name: &str, image: &str, replicas: u32) {
+        self.kubectl_ok([
+            "create",
+            "deployment",
+            name,
+            &format!("--image={image}"),
+            &format!("--replicas={replicas}"),
+        ]);
+        self.kubectl_ok([
+            "rollout",
+            "status",
+            &format!("deployment/{name}"),
+            "--timeout=60s",
+        ]);
+    }
+
+    /// Waits for `kubectl wait --for=condition=Ready WHAT`.
+    #[track_caller]
+    pub fn wait_ready(&self, what: &str) {
+        self.kubectl_ok(["wait", "--for=condition=Ready", what, "--timeout=60s"]);
+    }
+
     /// `kubectl apply -f -` with `manifest`; asserts success, returns stdout.
     #[track_caller]
     pub fn apply(&self, manifest: &str) -> String {

@@ -18,11 +18,7 @@ fn busybox(c: &Cluster, name: &str) {
         "sleep",
         "3600",
     ]);
-    wait_ready(c, &format!("pod/{name}"));
-}
-
-fn wait_ready(c: &Cluster, what: &str) {
-    c.kubectl_ok(["wait", "--for=condition=Ready", what, "--timeout=60s"]);
+    c.wait_ready(&format!("pod/{name}"));
 }
 
 /// An nginx Deployment `web` behind the Service `web`; its ClusterIP.
@@ -198,7 +194,7 @@ spec:
     command: ["sh", "-c", "while read l; do echo got:$l; done; echo bye"]
 "#,
     );
-    wait_ready(&c, "pod/reader");
+    c.wait_ready("pod/reader");
     let out = c.kubectl_stdin_ok(["attach", "-i", "reader"], "a\nb\n");
     assert!(out.contains("got:a\ngot:b\nbye\n"), "{out}");
     // stdinOnce: the end of the client's input ended the container's.
@@ -222,7 +218,7 @@ fn logs_follow_streams_lines_as_they_are_written() {
         "-c",
         "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.2; done",
     ]);
-    wait_ready(&c, "pod/ticker");
+    c.wait_ready("pod/ticker");
     let mut follow = c.kubectl_spawn(["logs", "-f", "ticker"]);
     follow.expect_line(WAIT, "an early line", |l| l.starts_with("line-"));
     // Lines written after kubectl connected keep coming on the same stream.

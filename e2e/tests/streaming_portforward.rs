@@ -43,13 +43,7 @@ fn forward(
 }
 
 fn nginx_deployment_and_service(c: &Cluster) {
-    c.kubectl_ok([
-        "create",
-        "deployment",
-        "web",
-        "--image=nginx",
-        "--replicas=2",
-    ]);
+    c.deploy("web", "nginx", 2);
     c.kubectl_ok([
         "expose",
         "deployment",
@@ -57,7 +51,6 @@ fn nginx_deployment_and_service(c: &Cluster) {
         "--port=8080",
         "--target-port=80",
     ]);
-    c.kubectl_ok(["rollout", "status", "deployment/web", "--timeout=60s"]);
 }
 
 /// A pod serving nginx on 80 and http-echo on 5678.
@@ -79,7 +72,7 @@ spec:
     ports: [{containerPort: 5678}]
 "#,
     );
-    c.kubectl_ok(["wait", "--for=condition=Ready", "pod/two", "--timeout=60s"]);
+    c.wait_ready("pod/two");
 }
 
 #[test]

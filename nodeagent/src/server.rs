@@ -99,17 +99,36 @@ fn running_container(
         })
 }
 
+/// What exec and attach both check first: the cluster's credentials, the
+/// options, and a running container to work in.
+fn console_request(
+    st: &AppState,
+    headers: &HeaderMap,
+    (ns, pod_name, container): &(String, String, String),
+    query: Option<&str>,
+) -> Result<(remotecommand::Options, Live), Box<Response>> {
+    if !authorized(headers, &st.token) {
+        return Err(Box::new(text(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized".into(),
+        )));
+    }
+    let opts = remotecommand::Options::parse(query);
+    let live = running_container(st, ns, pod_name, container)?;
+    Ok((opts, live))
+}
+
 async fn exec(
     State(st): State<AppState>,
-    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    Path(target): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !authorized(&headers, &st.token) {
-        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
-    }
-    let opts = remotecommand::Options::parse(query.as_deref());
+    let (opts, live) = match console_request(&st, &headers, &target, query.as_deref()) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
     if opts.command.is_empty() {
         return status(
             StatusCode::BAD_REQUEST,
@@ -117,10 +136,6 @@ async fn exec(
             "you must specify at least one command for the container".into(),
         );
     }
-    let live = match running_container(&st, &ns, &pod_name, &container) {
-        Ok(l) => l,
-        Err(resp) => return *resp,
-    };
     let target = live.exec.unwrap_or_default();
     let watchdog = st.ctx.watchdog.clone();
     ws.protocols(remotecommand::PROTOCOLS)
@@ -339,24 +354,20 @@ async fn container_logs(
 
 async fn attach(
     State(st): State<AppState>,
-    Path((ns, pod_name, container)): Path<(String, String, String)>,
+    Path(target): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !authorized(&headers, &st.token) {
-        return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
-    }
-    let opts = remotecommand::Options::parse(query.as_deref());
-    let live = match running_container(&st, &ns, &pod_name, &container) {
-        Ok(l) => l,
+    let (opts, live) = match console_request(&st, &headers, &target, query.as_deref()) {
+        Ok(r) => r,
         Err(resp) => return *resp,
     };
     let Some(hub) = live.attach else {
         return status(
             StatusCode::NOT_FOUND,
             "NotFound",
-            format!("container not found (\"{container}\")"),
+            format!("container not found (\"{}\")", target.2),
         );
     };
     ws.protocols(remotecommand::PROTOCOLS)
