@@ -9,7 +9,9 @@ use futures::StreamExt;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -51,7 +53,10 @@ fn current_ip(svc: &Service) -> Option<IpAddr> {
 
 /// Decides every Service's address: keep valid current ones, then honour
 /// requested `loadBalancerIP`s, then hand out the lowest free address.
-pub fn plan(services: &[Service], range: &IpNet) -> Vec<Assignment> {
+/// Takes the cache's shared objects as they are: copying every Service on
+/// each change was most of this controller's cost with thousands of them.
+pub fn plan<S: Borrow<Service>>(services: &[S], range: &IpNet) -> Vec<Assignment> {
+    let services: Vec<&Service> = services.iter().map(Borrow::borrow).collect();
     let mut used: HashSet<IpAddr> = HashSet::new();
     let mut out: BTreeMap<(String, String), Option<IpAddr>> = BTreeMap::new();
     let key = |s: &Service| {
@@ -76,6 +81,7 @@ pub fn plan(services: &[Service], range: &IpNet) -> Vec<Assignment> {
     // Pass 2: requested addresses.
     let pending: Vec<&Service> = services
         .iter()
+        .copied()
         .filter(|s| ours(s) && !out.contains_key(&key(s)))
         .collect();
     for s in pending {
@@ -87,6 +93,7 @@ pub fn plan(services: &[Service], range: &IpNet) -> Vec<Assignment> {
     // Pass 3: the rest get the lowest free host address (none if requested is unusable or the range is full).
     let pending: Vec<&Service> = services
         .iter()
+        .copied()
         .filter(|s| ours(s) && !out.contains_key(&key(s)))
         .collect();
     for s in pending {
@@ -142,13 +149,10 @@ pub async fn start(
     store.wait_until_ready().await?;
     Ok(tokio::spawn(async move {
         loop {
-            let services: Vec<Service> = store.state().iter().map(|s| (**s).clone()).collect();
+            let services = store.state();
             for a in plan(&services, &range) {
-                let svc = services.iter().find(|s| {
-                    s.metadata.namespace.as_deref() == Some(a.namespace.as_str())
-                        && s.metadata.name.as_deref() == Some(a.name.as_str())
-                });
-                if svc.map(current_ip) == Some(a.ip) {
+                let svc = store.get(&ObjectRef::new(&a.name).within(&a.namespace));
+                if svc.as_deref().map(current_ip) == Some(a.ip) {
                     continue;
                 }
                 if let Err(e) = write_status(&client, &a).await {

@@ -14,6 +14,7 @@
 //! garbage collector), as on a real cluster.
 
 pub mod reconcile;
+mod slice_index;
 pub mod tracker;
 
 use crate::pod_services::{selector_of, PodServiceIndex};
@@ -29,6 +30,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
+use slice_index::SlicesByService;
 use std::sync::Arc;
 use std::time::Duration;
 use tracker::SliceTracker;
@@ -37,6 +39,7 @@ struct Ctx {
     client: kube::Client,
     index: PodServiceIndex,
     slices: Store<EndpointSlice>,
+    slices_by_service: SlicesByService,
     nodes: Store<Node>,
     tracker: SliceTracker,
     trigger: TriggerTimeTracker,
@@ -85,13 +88,18 @@ pub(crate) async fn start(
         })
         .touched_objects();
     let pods = pods.touched_objects();
-    let slices = slices.touched_objects();
+    let slices_by_service = SlicesByService::default();
+    let grouping = slices_by_service.clone();
+    let slices = slices
+        .inspect_ok(move |ev| grouping.observe(ev))
+        .touched_objects();
     let nodes = nodes.for_each(|_| futures::future::ready(()));
 
     let ctx = Arc::new(Ctx {
         client: client.clone(),
         index: PodServiceIndex::new(svc_store.clone(), pod_store.clone()),
         slices: slice_store.clone(),
+        slices_by_service,
         nodes: node_store.clone(),
         tracker: SliceTracker::default(),
         trigger: TriggerTimeTracker::default(),
@@ -127,15 +135,16 @@ pub(crate) async fn start(
 }
 
 /// This Service's slices in the cache.
-fn service_slices(store: &Store<EndpointSlice>, ns: &str, name: &str) -> Vec<EndpointSlice> {
-    store
-        .state()
+fn service_slices(ctx: &Ctx, ns: &str, name: &str) -> Vec<EndpointSlice> {
+    ctx.slices_by_service
+        .slice_names(ns, name)
         .iter()
+        .filter_map(|slice| ctx.slices.get(&ObjectRef::new(slice).within(ns)))
         .filter(|s| {
             managed_service_of(s)
                 .is_some_and(|r| r.name == name && r.namespace.as_deref() == Some(ns))
         })
-        .map(|s| (**s).clone())
+        .map(|s| (*s).clone())
         .collect()
 }
 
@@ -155,7 +164,7 @@ async fn reconcile_service(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, R
     // for it here rather than requeueing, so the next change lands at once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     let existing = loop {
-        let existing = service_slices(&ctx.slices, &ns, &name);
+        let existing = service_slices(&ctx, &ns, &name);
         if !ctx.tracker.is_stale(&ns, &name, &existing) {
             break existing;
         }
