@@ -102,6 +102,11 @@ pub struct ControllerArgs {
     /// (kube-controller-manager's flag; `40s`, `2.5s`, `1m`).
     #[arg(long, default_value = "40s", value_parser = parse_duration_arg)]
     pub node_monitor_grace_period: std::time::Duration,
+    /// Prefix length of the pod range each node gets from the cluster CIDR
+    /// (kube-controller-manager's flag; default 24 for IPv4, 64 for IPv6).
+    /// 22 gives a node 1,022 pod addresses.
+    #[arg(long)]
+    pub node_cidr_mask_size: Option<u8>,
 }
 
 impl ControllerArgs {
@@ -111,6 +116,7 @@ impl ControllerArgs {
         controllers::ControllerOptions {
             node_monitor_grace_period: self.node_monitor_grace_period,
             cluster_cidr,
+            node_cidr_mask_size: self.node_cidr_mask_size,
             ..Default::default()
         }
     }
@@ -202,6 +208,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 controllers: ControllerArgs {
                     node_monitor_grace_period: controllers::nodelifecycle::DEFAULT_GRACE,
+                    node_cidr_mask_size: None,
                 },
                 detach: false,
             },
