@@ -152,6 +152,9 @@ pub struct NodeArgs {
     /// The cluster's DNS domain (Service names end in `.svc.<domain>`).
     #[arg(long, default_value = nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN)]
     pub cluster_domain: String,
+    /// Pods this node runs at most, its `pods` capacity (the kubelet's flag).
+    #[arg(long, default_value_t = nodeagent::node::DEFAULT_MAX_PODS)]
+    pub max_pods: u32,
 }
 
 impl NodeArgs {
@@ -205,6 +208,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                     image_map: None,
                     cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),
+                    max_pods: nodeagent::node::DEFAULT_MAX_PODS,
                 },
                 controllers: ControllerArgs {
                     node_monitor_grace_period: controllers::nodelifecycle::DEFAULT_GRACE,

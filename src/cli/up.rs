@@ -130,6 +130,7 @@ async fn start_node(
                 cluster_domain: args.node.cluster_domain.clone(),
             },
             pod_kubeconfig: Some(server.kubeconfig.clone()),
+            max_pods: args.node.max_pods,
         },
     )
     .await
