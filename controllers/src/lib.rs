@@ -48,6 +48,9 @@ pub struct ControllerOptions {
     /// `--cluster-cidr`: the range node pod CIDRs are allocated from; None
     /// leaves nodes to bring their own (`nodeipam` then does nothing).
     pub cluster_cidr: Option<ipnet::IpNet>,
+    /// `--node-cidr-mask-size`: prefix length of each node's pod range;
+    /// None: 24 for IPv4, 64 for IPv6 (see [`nodeipam::node_mask`]).
+    pub node_cidr_mask_size: Option<u8>,
 }
 
 impl Default for ControllerOptions {
@@ -58,6 +61,7 @@ impl Default for ControllerOptions {
             enabled: Vec::new(),
             node_monitor_grace_period: nodelifecycle::DEFAULT_GRACE,
             cluster_cidr: None,
+            node_cidr_mask_size: None,
         }
     }
 }

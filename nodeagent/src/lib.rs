@@ -49,6 +49,8 @@ pub struct AgentOptions {
     pub dns: clusterdns::resolv::NodeDns,
     /// A kubeconfig handed to builtin images that need the API (coredns).
     pub pod_kubeconfig: Option<PathBuf>,
+    /// The node's `pods` capacity (the kubelet's `--max-pods`).
+    pub max_pods: u32,
 }
 
 /// The running agent; dropping it stops the agent and kills its pods'
@@ -112,6 +114,7 @@ pub async fn start(client: kube::Client, opts: AgentOptions) -> anyhow::Result<A
         ip: opts.node_ip,
         agent_port: endpoint.port(),
         pod_cidr: opts.pod_cidr,
+        max_pods: opts.max_pods,
     };
     let node = node::register(&client, &node_cfg)
         .await

@@ -20,12 +20,16 @@ pub const LEASE_DURATION_SECONDS: i32 = 40;
 pub const LEASE_RENEW: Duration = Duration::from_secs(10);
 pub const STATUS_REPORT: Duration = Duration::from_secs(60);
 pub const KUBELET_VERSION: &str = "v1.37.0-mkube";
+/// The kubelet's default `--max-pods`.
+pub const DEFAULT_MAX_PODS: u32 = 110;
 
 pub struct NodeConfig {
     pub name: String,
     pub ip: IpAddr,
     pub agent_port: u16,
     pub pod_cidr: Option<ipnet::IpNet>,
+    /// The `pods` capacity reported.
+    pub max_pods: u32,
 }
 
 pub fn arch() -> &'static str {
@@ -117,7 +121,7 @@ pub fn node_status(cfg: &NodeConfig, previous: Option<&NodeStatus>) -> NodeStatu
         "memory".to_string(),
         Quantity(format!("{}Ki", memory_kib())),
     );
-    resources.insert("pods".to_string(), Quantity("110".into()));
+    resources.insert("pods".to_string(), Quantity(cfg.max_pods.to_string()));
     resources.insert("ephemeral-storage".to_string(), Quantity("100Gi".into()));
     let mut conditions = vec![
         condition(

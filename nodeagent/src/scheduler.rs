@@ -299,6 +299,37 @@ fn wants_scheduling(pod: &Pod) -> bool {
         && !is_terminal(pod)
 }
 
+/// Pods, CPU and memory requested per node: pods bound to it, and pods this
+/// process bound there that the cache does not show bound yet (`assumed`).
+fn node_usage(
+    all_pods: &[Arc<Pod>],
+    assumed: &HashMap<String, (String, tokio::time::Instant)>,
+) -> HashMap<String, (usize, f64, f64)> {
+    let mut usage: HashMap<String, (usize, f64, f64)> = HashMap::new();
+    for p in all_pods.iter().filter(|p| !is_terminal(p)) {
+        let node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .filter(|n| !n.is_empty());
+        let node = node.or_else(|| {
+            p.metadata
+                .uid
+                .as_ref()
+                .and_then(|u| assumed.get(u))
+                .map(|(n, _)| n.clone())
+        });
+        if let Some(n) = node {
+            let (cpu, mem) = pod_requests(p);
+            let e = usage.entry(n).or_default();
+            e.0 += 1;
+            e.1 += cpu;
+            e.2 += mem;
+        }
+    }
+    usage
+}
+
 /// Runs the scheduler until the task is dropped.
 pub async fn run(client: Client) -> anyhow::Result<()> {
     let changed = Arc::new(Notify::new());
@@ -335,28 +366,6 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
                     .iter()
                     .any(|p| p.metadata.uid.as_deref() == Some(uid) && wants_scheduling(p))
         });
-        let mut usage: HashMap<String, (usize, f64, f64)> = HashMap::new();
-        for p in all_pods.iter().filter(|p| !is_terminal(p)) {
-            let node = p
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .filter(|n| !n.is_empty());
-            let node = node.or_else(|| {
-                p.metadata
-                    .uid
-                    .as_ref()
-                    .and_then(|u| assumed.get(u))
-                    .map(|(n, _)| n.clone())
-            });
-            if let Some(n) = node {
-                let (cpu, mem) = pod_requests(p);
-                let e = usage.entry(n).or_default();
-                e.0 += 1;
-                e.1 += cpu;
-                e.2 += mem;
-            }
-        }
         let mut pending: Vec<_> = all_pods
             .iter()
             .filter(|p| wants_scheduling(p))
@@ -373,6 +382,13 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
                 .creation_timestamp
                 .cmp(&b.metadata.creation_timestamp)
         });
+        // Pod status churn (every Ready flip) wakes this loop; the per-node
+        // usage pass over every pod is only needed when there is a pod to place.
+        let mut usage = if pending.is_empty() {
+            HashMap::new()
+        } else {
+            node_usage(&all_pods, &assumed)
+        };
         let mut retry_soon = false;
         for pod in pending {
             let infos: Vec<NodeInfo> = all_nodes

@@ -4,9 +4,14 @@
 mod api;
 mod cluster;
 mod dns;
+mod endpoints;
 mod exec;
+mod pods;
 mod portforward;
+mod ready_view;
 mod stats;
+mod synthetic_node;
+mod watched;
 
 use clap::Subcommand;
 
@@ -16,8 +21,15 @@ pub enum BenchCommand {
     Api(api::ApiBenchArgs),
     /// Streaming: `exec true` round trips through the API server and agent.
     Exec(exec::ExecBenchArgs),
+    /// Pods: create-to-Ready latency of builtin images, N pods at once,
+    /// memory per running pod.
+    Pods(pods::PodsBenchArgs),
     /// Cluster DNS: queries per second on one core and latency with N Services, RSS.
     Dns(dns::DnsBenchArgs),
+    /// Endpoints and EndpointSlice controllers: N Services x M pods on a
+    /// synthetic node; convergence after the last pod turns Ready, and the
+    /// latency of single Ready flips.
+    Endpoints(endpoints::EndpointsBenchArgs),
     /// Port-forward: throughput of a transfer through `kubectl port-forward`
     /// against a direct connection to the pod, in the same run.
     Portforward(portforward::PortForwardBenchArgs),
@@ -31,7 +43,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         match cmd {
             BenchCommand::Api(args) => api::run(args).await,
             BenchCommand::Exec(args) => exec::run(args).await,
+            BenchCommand::Pods(args) => pods::run(args).await,
             BenchCommand::Dns(args) => dns::run(args).await,
+            BenchCommand::Endpoints(args) => endpoints::run(args).await,
             BenchCommand::Portforward(args) => portforward::run(args).await,
         }
     })

@@ -151,6 +151,7 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
                     cluster_domain: args.node.cluster_domain.clone(),
                 },
                 pod_kubeconfig: Some(args.kubeconfig.clone()),
+                max_pods: args.node.max_pods,
             },
         )
         .await

@@ -102,6 +102,11 @@ pub struct ControllerArgs {
     /// (kube-controller-manager's flag; `40s`, `2.5s`, `1m`).
     #[arg(long, default_value = "40s", value_parser = parse_duration_arg)]
     pub node_monitor_grace_period: std::time::Duration,
+    /// Prefix length of the pod range each node gets from the cluster CIDR
+    /// (kube-controller-manager's flag; default 24 for IPv4, 64 for IPv6).
+    /// 22 gives a node 1,022 pod addresses.
+    #[arg(long)]
+    pub node_cidr_mask_size: Option<u8>,
 }
 
 impl ControllerArgs {
@@ -111,6 +116,7 @@ impl ControllerArgs {
         controllers::ControllerOptions {
             node_monitor_grace_period: self.node_monitor_grace_period,
             cluster_cidr,
+            node_cidr_mask_size: self.node_cidr_mask_size,
             ..Default::default()
         }
     }
@@ -146,6 +152,9 @@ pub struct NodeArgs {
     /// The cluster's DNS domain (Service names end in `.svc.<domain>`).
     #[arg(long, default_value = nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN)]
     pub cluster_domain: String,
+    /// Pods this node runs at most, its `pods` capacity (the kubelet's flag).
+    #[arg(long, default_value_t = nodeagent::node::DEFAULT_MAX_PODS)]
+    pub max_pods: u32,
 }
 
 impl NodeArgs {
@@ -199,9 +208,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                     image_map: None,
                     cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),
+                    max_pods: nodeagent::node::DEFAULT_MAX_PODS,
                 },
                 controllers: ControllerArgs {
                     node_monitor_grace_period: controllers::nodelifecycle::DEFAULT_GRACE,
+                    node_cidr_mask_size: None,
                 },
                 detach: false,
             },

@@ -99,7 +99,8 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The node agent for this process's node, on the first /24 of the cluster CIDR.
+/// The node agent for this process's node, on the first range of
+/// `--node-cidr-mask-size` (a /24 by default) of the cluster CIDR.
 async fn start_node(
     client: &kube::Client,
     args: &UpArgs,
@@ -112,7 +113,8 @@ async fn start_node(
         .0
         .parse()
         .context("invalid --cluster-cidr")?;
-    let prefix = cluster_cidr.prefix_len().max(24);
+    let prefix =
+        controllers::nodeipam::node_mask(cluster_cidr, args.controllers.node_cidr_mask_size);
     let pod_cidr = cluster_cidr.subnets(prefix).ok().and_then(|mut s| s.next());
     nodeagent::start(
         client.clone(),
@@ -128,6 +130,7 @@ async fn start_node(
                 cluster_domain: args.node.cluster_domain.clone(),
             },
             pod_kubeconfig: Some(server.kubeconfig.clone()),
+            max_pods: args.node.max_pods,
         },
     )
     .await

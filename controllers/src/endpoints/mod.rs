@@ -92,6 +92,7 @@ pub(crate) async fn start(
             let ns = svc.metadata.namespace.clone().unwrap_or_default();
             let name = svc.metadata.name.clone().unwrap_or_default();
             del_ctx.trigger.forget(&ns, &name);
+            del_ctx.index.forget_service(&ns, &name);
             delete_endpoints(&del_ctx.client, &ns, &name).await;
         }
     }));

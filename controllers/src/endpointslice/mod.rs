@@ -127,6 +127,7 @@ pub(crate) async fn start(
                 let name = svc.metadata.name.clone().unwrap_or_default();
                 forget_ctx.trigger.forget(&ns, &name);
                 forget_ctx.tracker.forget(&ns, &name);
+                forget_ctx.index.forget_service(&ns, &name);
             }
         }),
     ];

@@ -1,6 +1,7 @@
 //! Node IPAM (kube-controller-manager's `nodeipam` controller with
 //! `--allocate-node-cidrs`): every Node without a `podCIDR` gets the lowest
-//! free /24 (`--node-cidr-mask-size`, 24 for IPv4) of `--cluster-cidr`, so a
+//! free range of `--node-cidr-mask-size` (24 for IPv4 by default) of
+//! `--cluster-cidr`, so a
 //! second `mkube nodeagent` on the same machine never shares pod IPs with
 //! the first. A podCIDR once set is never changed.
 
@@ -26,15 +27,23 @@ fn pod_cidr(node: &Node) -> Option<IpNet> {
     node.spec.as_ref()?.pod_cidr.as_deref()?.parse().ok()
 }
 
-/// Which nodes get which range: nodes without one, in name order, each the
-/// lowest range of `cluster` no node holds. Nodes left over when the
-/// range is exhausted get nothing.
-pub fn plan(nodes: &[Node], cluster: IpNet) -> Vec<(String, IpNet)> {
-    let mask = match cluster {
+/// Prefix length of a node's range in `cluster`: `requested`
+/// (`--node-cidr-mask-size`) or the default of the address family, never
+/// wider than the cluster range itself nor longer than an address.
+pub fn node_mask(cluster: IpNet, requested: Option<u8>) -> u8 {
+    let default = match cluster {
         IpNet::V4(_) => NODE_MASK_V4,
         IpNet::V6(_) => NODE_MASK_V6,
-    }
-    .max(cluster.prefix_len());
+    };
+    requested
+        .unwrap_or(default)
+        .clamp(cluster.prefix_len(), cluster.max_prefix_len())
+}
+
+/// Which nodes get which range: nodes without one, in name order, each the
+/// lowest range of `mask` bits in `cluster` no node holds. Nodes left over
+/// when the range is exhausted get nothing.
+pub fn plan(nodes: &[Node], cluster: IpNet, mask: u8) -> Vec<(String, IpNet)> {
     let used: HashSet<IpNet> = nodes.iter().filter_map(pod_cidr).collect();
     let mut free = cluster
         .subnets(mask)
@@ -71,10 +80,11 @@ pub(crate) async fn start(
     }))];
     wait_all(vec![synced]).await?;
     let api: Api<Node> = Api::all(client);
+    let mask = node_mask(cluster, opts.node_cidr_mask_size);
     tasks.push(tokio::spawn(async move {
         loop {
             let current: Vec<Node> = nodes.state().iter().map(|n| (**n).clone()).collect();
-            for (name, cidr) in plan(&current, cluster) {
+            for (name, cidr) in plan(&current, cluster, mask) {
                 let patch =
                     json!({"spec": {"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]}});
                 match api
@@ -109,7 +119,7 @@ mod tests {
             node("b", None),
             node("d", Some("127.244.2.0/24")),
         ];
-        let got = plan(&nodes, cluster);
+        let got = plan(&nodes, cluster, node_mask(cluster, None));
         assert_eq!(
             got,
             vec![
@@ -117,16 +127,34 @@ mod tests {
                 ("c".to_string(), "127.244.3.0/24".parse().unwrap()),
             ]
         );
-        assert!(plan(&nodes[..1], cluster).is_empty());
+        assert!(plan(&nodes[..1], cluster, 24).is_empty());
     }
 
     #[test]
     fn exhausted_range_leaves_nodes_waiting() {
         let cluster: IpNet = "127.244.0.0/23".parse().unwrap();
         let nodes = [node("a", None), node("b", None), node("c", None)];
-        assert_eq!(plan(&nodes, cluster).len(), 2);
+        assert_eq!(plan(&nodes, cluster, 24).len(), 2);
         // A cluster range smaller than a /24 is handed out whole.
         let tiny: IpNet = "127.9.0.0/25".parse().unwrap();
-        assert_eq!(plan(&nodes, tiny), vec![("a".to_string(), tiny)]);
+        let mask = node_mask(tiny, None);
+        assert_eq!(plan(&nodes, tiny, mask), vec![("a".to_string(), tiny)]);
+    }
+
+    #[test]
+    fn mask_size_flag_sets_the_node_range() {
+        let cluster: IpNet = "127.244.0.0/16".parse().unwrap();
+        let mask = node_mask(cluster, Some(22));
+        let nodes = [node("a", None), node("b", None)];
+        assert_eq!(
+            plan(&nodes, cluster, mask),
+            vec![
+                ("a".to_string(), "127.244.0.0/22".parse().unwrap()),
+                ("b".to_string(), "127.244.4.0/22".parse().unwrap()),
+            ]
+        );
+        // Out-of-range sizes are clamped to what the cluster range allows.
+        assert_eq!(node_mask(cluster, Some(8)), 16);
+        assert_eq!(node_mask(cluster, Some(40)), 32);
     }
 }

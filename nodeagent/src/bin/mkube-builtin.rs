@@ -63,6 +63,7 @@ fn run_agent(
                     cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),
                 },
                 pod_kubeconfig: Some(kubeconfig.into()),
+                max_pods: nodeagent::node::DEFAULT_MAX_PODS,
             },
         )
         .await?;

@@ -17,6 +17,19 @@ use tokio::sync::Notify;
 
 /// Changes arriving within this window are applied together.
 const COALESCE: Duration = Duration::from_millis(2);
+/// The longest wait between a change and its sync.
+const MAX_COALESCE: Duration = Duration::from_secs(1);
+
+/// How long to gather changes before the next sync: at least [`COALESCE`],
+/// and as long as the last sync took. A sync recomputes every rule, so with
+/// thousands of Services under constant endpoint churn back-to-back syncs
+/// would take a whole core from the API server and controllers; this keeps
+/// the proxy's share to about half a core, as kube-proxy bounds its own
+/// with `--iptables-min-sync-period`, while a small cluster still syncs
+/// within milliseconds.
+fn coalesce_window(last_sync: Duration) -> Duration {
+    last_sync.clamp(COALESCE, MAX_COALESCE)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProxyMode {
@@ -97,13 +110,13 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
         proxy: userspace::UserspaceProxy::new(health_ip),
     };
     let stats = Arc::new(SyncStats::default());
-    syncer.sync(&stats).await;
+    let mut took = syncer.sync(&stats).await;
     let loop_stats = stats.clone();
     tasks.push(tokio::spawn(async move {
         loop {
             changed.notified().await;
-            tokio::time::sleep(COALESCE).await;
-            syncer.sync(&loop_stats).await;
+            tokio::time::sleep(coalesce_window(took)).await;
+            took = syncer.sync(&loop_stats).await;
         }
     }));
     Ok(ProxyHandle { stats, tasks })
@@ -118,22 +131,17 @@ struct Syncer {
 }
 
 impl Syncer {
-    async fn sync(&mut self, stats: &SyncStats) {
+    /// Applies the rules of the current caches; returns how long it took.
+    async fn sync(&mut self, stats: &SyncStats) -> Duration {
         let started = Instant::now();
-        let services: Vec<Service> = self
-            .services
-            .state()
-            .iter()
-            .map(|s| (**s).clone())
-            .collect();
-        let slices: Vec<EndpointSlice> =
-            self.slices.state().iter().map(|s| (**s).clone()).collect();
-        let rules = rules::compute(&services, &slices, &self.node);
+        let rules = rules::compute(&self.services.state(), &self.slices.state(), &self.node);
         let report = self.proxy.apply(&rules).await;
         for (addr, err) in &report.failed {
             tracing::warn!(%addr, error = %err, "cannot serve service frontend");
         }
-        record(stats, started.elapsed(), self.proxy.frontend_count());
+        let took = started.elapsed();
+        record(stats, took, self.proxy.frontend_count());
+        took
     }
 }
 

@@ -5,6 +5,7 @@
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -83,10 +84,19 @@ pub struct NodeView {
 }
 
 /// Computes the forwarding rules for `node`.
-pub fn compute(services: &[Service], slices: &[EndpointSlice], node: &NodeView) -> ProxyRules {
+///
+/// Generic over how the objects are held so the caller can pass its cache's
+/// `Arc`s: copying thousands of Services and slices on every sync cost more
+/// than computing the rules.
+pub fn compute<S: Borrow<Service>, E: Borrow<EndpointSlice>>(
+    services: &[S],
+    slices: &[E],
+    node: &NodeView,
+) -> ProxyRules {
     let by_service = group_slices(slices);
     let mut rules = ProxyRules::default();
     for svc in services {
+        let svc: &Service = svc.borrow();
         let Some(spec) = &svc.spec else { continue };
         let ns = svc.metadata.namespace.clone().unwrap_or_default();
         let name = svc.metadata.name.clone().unwrap_or_default();
@@ -289,9 +299,12 @@ impl SliceEndpoint {
 }
 
 /// Endpoints per (namespace, service), from the `kubernetes.io/service-name` label.
-fn group_slices(slices: &[EndpointSlice]) -> BTreeMap<(String, String), Vec<SliceEndpoint>> {
+fn group_slices<E: Borrow<EndpointSlice>>(
+    slices: &[E],
+) -> BTreeMap<(String, String), Vec<SliceEndpoint>> {
     let mut out: BTreeMap<(String, String), Vec<SliceEndpoint>> = BTreeMap::new();
     for slice in slices {
+        let slice: &EndpointSlice = slice.borrow();
         let Some(svc) = slice
             .metadata
             .labels
@@ -418,7 +431,9 @@ mod tests {
             "spec": {"clusterIP": "None", "ports": [{"port": 80}]}}));
         let ext = svc(json!({"metadata": {"name": "e", "namespace": "default"},
             "spec": {"type": "ExternalName", "externalName": "example.com"}}));
-        assert!(compute(&[headless, ext], &[], &node()).frontends.is_empty());
+        assert!(compute(&[headless, ext], &[] as &[EndpointSlice], &node())
+            .frontends
+            .is_empty());
     }
 
     #[test]
@@ -465,7 +480,7 @@ mod tests {
                      "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 60}},
                      "ports": [{"name": "http", "port": 80}]}
         }));
-        let rules = compute(&[s], &[], &node());
+        let rules = compute(&[s], &[] as &[EndpointSlice], &node());
         assert_eq!(rules.frontends[0].affinity, Some(Duration::from_secs(60)));
         assert!(rules.frontends[0].backends.is_empty());
     }

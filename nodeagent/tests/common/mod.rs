@@ -211,6 +211,7 @@ pub async fn start_with(agent: bool) -> Cluster {
                         cluster_domain: "cluster.local".into(),
                     },
                     pod_kubeconfig: None,
+                    max_pods: nodeagent::node::DEFAULT_MAX_PODS,
                 },
             )
             .await

@@ -1,0 +1,303 @@
+//! The pods benchmark (issue #5): real pods of builtin images, run as
+//! processes by the node agent of a real `mkube up`.
+//!
+//! Measured: create-to-Ready latency, one pod at a time (the create request
+//! sent to the watch event showing the pod Ready), per image; then N pods at
+//! once through a Deployment, the time until all are Ready, and the memory
+//! of the `mkube up` process (API server, controllers and agent) before and
+//! with them, next to the pod processes' own. Everything is deleted and the
+//! cluster stopped at the end; a pod process left behind is an error.
+
+use super::cluster::{rss_kib_of, tempdir, BenchCluster};
+use super::stats::Summary;
+use super::watched::Watched;
+use anyhow::Context;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::watcher;
+use kube::ResourceExt;
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct PodsBenchArgs {
+    /// Pods created one after the other, per image.
+    #[arg(long, default_value_t = 100)]
+    pub sequential: usize,
+    /// Builtin images timed one pod at a time.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "registry.k8s.io/pause:3.10,nginx:1.27"
+    )]
+    pub images: Vec<String>,
+    /// Replicas of the Deployment started at once.
+    #[arg(long, default_value_t = 500)]
+    pub pods: usize,
+}
+
+const NAMESPACE: &str = "default";
+const LABEL: &str = "mkube-bench";
+
+pub async fn run(args: PodsBenchArgs) -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let mut cluster = BenchCluster::new(&dir)?;
+    // The node's pod range must hold every pod (and the DNS add-on).
+    let mask = 32 - (args.pods + 16).next_power_of_two().trailing_zeros();
+    cluster.extra_args = vec![
+        "--node-cidr-mask-size".into(),
+        mask.to_string(),
+        "--max-pods".into(),
+        (args.pods + 16).to_string(),
+    ];
+    cluster.start().await?;
+    let client = cluster.client().await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let ready = ReadyPods::watch(&pods).await?;
+    let pid = cluster.pid().context("cluster not running")?;
+
+    for image in &args.images {
+        let latency = sequential(&pods, &ready, image, args.sequential).await?;
+        println!("create to Ready, one at a time, {image}: {latency} (target p99 < 200 ms)");
+        delete_all(&pods, &ready, "seq").await?;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_before = rss_kib_of(pid)?;
+    let bulk = bulk(&client, &ready, args.pods).await?;
+    println!(
+        "{} pods (Deployment): create to all Ready {:.2} s (target < 10 s)",
+        args.pods,
+        bulk.as_secs_f64()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_with = rss_kib_of(pid)?;
+    let procs = descendants(pid);
+    report_memory(rss_before, rss_with, args.pods, &procs);
+
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    deployments
+        .delete("bulk", &DeleteParams::background())
+        .await?;
+    ready.wait_gone("bulk", Duration::from_secs(120)).await?;
+    cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    ensure_exited(&procs)
+}
+
+/// Pods of the benchmark by name: whether they exist and when they were
+/// first seen Ready.
+#[derive(Default)]
+struct PodTimes {
+    ready_at: HashMap<String, Option<Instant>>,
+}
+
+struct ReadyPods(Watched<PodTimes>);
+
+impl ReadyPods {
+    async fn watch(pods: &Api<Pod>) -> anyhow::Result<ReadyPods> {
+        let mut view = Watched::new(PodTimes::default());
+        view.feed(
+            pods.clone(),
+            watcher::Config::default().labels(LABEL),
+            |st, pod, deleted, at| {
+                let name = pod.name_any();
+                if deleted {
+                    st.ready_at.remove(&name);
+                    return;
+                }
+                let seen = st.ready_at.entry(name).or_default();
+                if seen.is_none() && is_ready(pod) {
+                    *seen = Some(at);
+                }
+            },
+        )
+        .await?;
+        Ok(ReadyPods(view))
+    }
+
+    async fn ready_at(&self, name: &str) -> anyhow::Result<Instant> {
+        self.0
+            .wait_for(Duration::from_secs(60), |st| {
+                st.ready_at.get(name).copied().flatten()
+            })
+            .await
+            .with_context(|| format!("pod {name} not Ready"))
+    }
+
+    /// When `n` pods named `prefix-...` were all Ready.
+    async fn all_ready(&self, prefix: &str, n: usize) -> anyhow::Result<Instant> {
+        self.0
+            .wait_for(Duration::from_secs(300), |st| {
+                let times: Vec<Instant> = st
+                    .ready_at
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .filter_map(|(_, t)| *t)
+                    .collect();
+                (times.len() >= n)
+                    .then(|| times.into_iter().max())
+                    .flatten()
+            })
+            .await
+            .with_context(|| format!("{n} {prefix} pods not Ready"))
+    }
+
+    async fn wait_gone(&self, prefix: &str, timeout: Duration) -> anyhow::Result<()> {
+        self.0
+            .wait_for(timeout, |st| {
+                (!st.ready_at.keys().any(|k| k.starts_with(prefix))).then_some(())
+            })
+            .await
+            .with_context(|| format!("{prefix} pods not deleted"))
+    }
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Create-to-Ready of `n` pods of `image`, one after the other.
+async fn sequential(
+    pods: &Api<Pod>,
+    ready: &ReadyPods,
+    image: &str,
+    n: usize,
+) -> anyhow::Result<Summary> {
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("seq-{i}");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {LABEL: "seq"}},
+            "spec": {"containers": [{"name": "c", "image": image}]},
+        }))?;
+        let sent = Instant::now();
+        pods.create(&PostParams::default(), &pod).await?;
+        samples.push(ready.ready_at(&name).await?.saturating_duration_since(sent));
+    }
+    Ok(Summary::of(samples))
+}
+
+async fn delete_all(pods: &Api<Pod>, ready: &ReadyPods, prefix: &str) -> anyhow::Result<()> {
+    let selector = ListParams::default().labels(&format!("{LABEL}={prefix}"));
+    pods.delete_collection(&DeleteParams::default(), &selector)
+        .await?;
+    ready.wait_gone(prefix, Duration::from_secs(120)).await
+}
+
+/// A Deployment of `n` pause pods: the time from its create to all Ready.
+async fn bulk(client: &kube::Client, ready: &ReadyPods, n: usize) -> anyhow::Result<Duration> {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
+    let d: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "bulk"},
+        "spec": {
+            "replicas": n,
+            "selector": {"matchLabels": {LABEL: "bulk"}},
+            "template": {
+                "metadata": {"labels": {LABEL: "bulk"}},
+                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+            },
+        },
+    }))?;
+    let sent = Instant::now();
+    deployments.create(&PostParams::default(), &d).await?;
+    Ok(ready
+        .all_ready("bulk", n)
+        .await?
+        .saturating_duration_since(sent))
+}
+
+/// A process under the cluster: pid, RSS in KiB, command line.
+struct Proc {
+    pid: u32,
+    rss_kib: u64,
+    cmdline: String,
+}
+
+/// Every process descended from `root`, from /proc.
+fn descendants(root: u32) -> Vec<Proc> {
+    let parent_of = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command may hold spaces or parentheses: fields follow the last ')'.
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let all: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    let under = |mut pid: u32| {
+        while let Some(p) = parent_of(pid) {
+            if p == root {
+                return true;
+            }
+            if p <= 1 {
+                return false;
+            }
+            pid = p;
+        }
+        false
+    };
+    all.into_iter()
+        .filter(|&p| under(p))
+        .map(|pid| Proc {
+            pid,
+            rss_kib: rss_kib_of(pid).unwrap_or(0),
+            cmdline: std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .replace('\0', " "),
+        })
+        .collect()
+}
+
+fn report_memory(before: u64, with: u64, n: usize, procs: &[Proc]) {
+    let mib = |k: u64| k as f64 / 1024.0;
+    let per_pod = with.saturating_sub(before) as f64 / n as f64;
+    println!(
+        "mkube up RSS: {:.1} MiB before, {:.1} MiB with {n} pods: {per_pod:.1} KiB per pod (target < 100 KiB; API server, controllers and agent together)",
+        mib(before),
+        mib(with)
+    );
+    let pause: Vec<&Proc> = procs
+        .iter()
+        .filter(|p| p.cmdline.contains("pause"))
+        .collect();
+    let total: u64 = pause.iter().map(|p| p.rss_kib).sum();
+    println!(
+        "pod processes: {} pause processes, {:.1} KiB RSS on average ({:.1} MiB in all); {} other processes under mkube up",
+        pause.len(),
+        total as f64 / pause.len().max(1) as f64,
+        mib(total),
+        procs.len() - pause.len()
+    );
+}
+
+/// After the cluster stopped, none of its pod processes may remain; any
+/// that did (same pid, same command line) is killed and reported.
+fn ensure_exited(procs: &[Proc]) -> anyhow::Result<()> {
+    std::thread::sleep(Duration::from_millis(500));
+    let left: Vec<u32> = procs
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
+                .is_ok_and(|c| c.replace('\0', " ") == p.cmdline)
+        })
+        .map(|p| p.pid)
+        .collect();
+    for pid in &left {
+        // SAFETY: signalling a process the benchmark's cluster started.
+        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+    }
+    anyhow::ensure!(left.is_empty(), "processes left behind (killed): {left:?}");
+    Ok(())
+}
