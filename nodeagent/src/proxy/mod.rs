@@ -6,6 +6,8 @@ pub mod changes;
 pub mod health;
 pub mod metrics;
 pub mod rules;
+#[cfg(target_os = "linux")]
+pub mod splice;
 pub mod status_server;
 pub mod userspace;
 
