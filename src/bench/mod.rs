@@ -6,6 +6,7 @@ mod cluster;
 mod dns;
 mod exec;
 mod portforward;
+mod proxy;
 mod stats;
 
 use clap::Subcommand;
@@ -21,6 +22,9 @@ pub enum BenchCommand {
     /// Port-forward: throughput of a transfer through `kubectl port-forward`
     /// against a direct connection to the pod, in the same run.
     Portforward(portforward::PortForwardBenchArgs),
+    /// Service proxy: throughput, connect latency and connection rate through
+    /// a ClusterIP against direct, programming time and RSS for N Services.
+    Proxy(proxy::ProxyBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -33,6 +37,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             BenchCommand::Exec(args) => exec::run(args).await,
             BenchCommand::Dns(args) => dns::run(args).await,
             BenchCommand::Portforward(args) => portforward::run(args).await,
+            BenchCommand::Proxy(args) => proxy::run(args).await,
         }
     })
 }
