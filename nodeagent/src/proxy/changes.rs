@@ -78,7 +78,7 @@ pub fn trigger_time(slice: &EndpointSlice) -> Option<SystemTime> {
         .as_ref()?
         .get(TRIGGER_TIME_ANNOTATION)?;
     let ts: k8s_openapi::jiff::Timestamp = value.parse().ok()?;
-    SystemTime::try_from(ts).ok()
+    Some(SystemTime::from(ts))
 }
 
 #[cfg(test)]
