@@ -1,7 +1,8 @@
 //! The service proxy with real pods (agnhost netexec, builtin) and real
 //! sockets on loopback: ClientIP affinity keeps one backend, a UDP port
 //! answers, each port of a multi-port Service reaches its own container port,
-//! and scaling 3 -> 1 under load fails no request.
+//! and scaling 3 -> 1 under load fails no request. The proxy's `/healthz`
+//! and `/metrics` (kube-proxy's) follow a Service being created.
 
 use e2e::{eventually, Cluster};
 use std::collections::BTreeSet;
@@ -186,4 +187,82 @@ fn affinity_udp_multi_port_and_scale_down_without_failures() {
         let seen: BTreeSet<String> = hostnames(&http, 10).into_iter().collect();
         (seen.len() == 1 && seen.contains(&survivor)).then_some(())
     });
+}
+
+const WEB: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: netexec
+        image: registry.k8s.io/e2e-test-images/agnhost:2.53
+        args: [netexec, --http-port=8080]
+"#;
+
+/// The value of the sample `name` (no labels) in a Prometheus exposition.
+fn sample(text: &str, name: &str) -> f64 {
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+}
+
+const SYNCS: &str = "kubeproxy_sync_proxy_rules_duration_seconds_count";
+const PROGRAMMED: &str = "kubeproxy_network_programming_duration_seconds_count";
+const SERVICE_CHANGES: &str = "kubeproxy_sync_proxy_rules_service_changes_total";
+const LAST_SYNC: &str = "kubeproxy_sync_proxy_rules_last_timestamp_seconds";
+
+#[test]
+fn healthz_and_metrics_follow_a_new_service() {
+    let status = format!("127.0.0.1:{}", e2e::free_port());
+    let c = Cluster::start_with_args(&["--proxy-metrics-bind-address", &status]);
+
+    // kube-proxy's health check: 200 and the two times, once rules are synced.
+    let health = http_get(&status, "/healthz").expect("/healthz answers 200");
+    let health: serde_json::Value = serde_json::from_str(&health).expect("JSON health");
+    assert!(health["lastUpdated"].is_string(), "{health}");
+    assert!(health["currentTime"].is_string(), "{health}");
+
+    let before = http_get(&status, "/metrics").expect("/metrics answers 200");
+    assert!(
+        before.contains("# TYPE kubeproxy_network_programming_duration_seconds histogram"),
+        "{before}"
+    );
+    assert!(sample(&before, SYNCS) >= 1.0, "the first sync is counted");
+
+    c.apply(WEB);
+    c.kubectl_ok(["rollout", "status", "deployment/web", "--timeout=60s"]);
+    c.kubectl_ok([
+        "expose",
+        "deployment/web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    let web = format!("{}:80", cluster_ip(&c, "web"));
+    eventually(WAIT, "the new Service to forward", || {
+        http_get(&web, "/hostname").ok()
+    });
+
+    // The Service and its EndpointSlice were synced, and the slice's
+    // change-to-programmed latency was observed.
+    let after = eventually(WAIT, "the programming latency to be observed", || {
+        let m = http_get(&status, "/metrics").ok()?;
+        (sample(&m, PROGRAMMED) > sample(&before, PROGRAMMED)).then_some(m)
+    });
+    assert!(sample(&after, SYNCS) > sample(&before, SYNCS), "{after}");
+    assert!(
+        sample(&after, SERVICE_CHANGES) > sample(&before, SERVICE_CHANGES),
+        "{after}"
+    );
+    assert!(
+        sample(&after, LAST_SYNC) >= sample(&before, LAST_SYNC),
+        "{after}"
+    );
+    assert!(http_get(&status, "/healthz").is_ok(), "still healthy");
 }

@@ -8,6 +8,7 @@ mod endpoints;
 mod exec;
 mod pods;
 mod portforward;
+mod proxy;
 mod ready_view;
 mod stats;
 mod synthetic_node;
@@ -33,6 +34,9 @@ pub enum BenchCommand {
     /// Port-forward: throughput of a transfer through `kubectl port-forward`
     /// against a direct connection to the pod, in the same run.
     Portforward(portforward::PortForwardBenchArgs),
+    /// Service proxy: throughput, connect latency and connection rate through
+    /// a ClusterIP against direct, programming time and RSS for N Services.
+    Proxy(proxy::ProxyBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -47,6 +51,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             BenchCommand::Dns(args) => dns::run(args).await,
             BenchCommand::Endpoints(args) => endpoints::run(args).await,
             BenchCommand::Portforward(args) => portforward::run(args).await,
+            BenchCommand::Proxy(args) => proxy::run(args).await,
         }
     })
 }

@@ -32,7 +32,7 @@ const SOURCE_PORT: u16 = 9000;
 
 /// A host-command pod serving `bytes` zero bytes per connection on its IP
 /// (python3 is what the CI machine has; no builtin image sends bulk data).
-fn source_pod(bytes: u64) -> anyhow::Result<Pod> {
+pub(super) fn source_pod(bytes: u64) -> anyhow::Result<Pod> {
     let script = format!(
         "import os, socket\n\
          s = socket.socket()\n\
@@ -82,7 +82,7 @@ async fn transfer(addr: SocketAddr) -> anyhow::Result<(u64, Duration)> {
 }
 
 /// Median MiB/s over `runs` complete transfers of `bytes` to `addr`.
-async fn throughput(addr: SocketAddr, bytes: u64, runs: usize) -> anyhow::Result<f64> {
+pub(super) async fn throughput(addr: SocketAddr, bytes: u64, runs: usize) -> anyhow::Result<f64> {
     let mut rates = Vec::new();
     for _ in 0..runs {
         let (got, took) = transfer(addr).await?;
@@ -135,7 +135,7 @@ fn forward(kubectl: &Path, kubeconfig: &Path, websockets: bool) -> anyhow::Resul
     Ok((fwd, local))
 }
 
-async fn wait_source(pods: &Api<Pod>) -> anyhow::Result<SocketAddr> {
+pub(super) async fn wait_source(pods: &Api<Pod>) -> anyhow::Result<SocketAddr> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let ip = pods

@@ -162,14 +162,16 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
                 node_name: args.node.node_name(),
                 nodeport_addresses: args.node.nodeport_addresses(),
                 mode: args.node.proxy_mode,
+                status_address: args.node.proxy_metrics_address(),
             },
         )
         .await
         .context("starting the service proxy")?;
         println!(
-            "mkube node agent {} is running (endpoint {})",
+            "mkube node agent {} is running (endpoint {}, service proxy /metrics and /healthz at http://{})",
             args.node.node_name(),
-            agent.endpoint
+            agent.endpoint,
+            proxy.status_address
         );
         wait_for_signal().await;
         drop(proxy);

@@ -143,6 +143,12 @@ pub struct NodeArgs {
     /// How Service traffic is forwarded.
     #[arg(long, default_value = "userspace")]
     pub proxy_mode: nodeagent::proxy::ProxyMode,
+    /// Where the service proxy serves `/metrics` and `/healthz` (kube-proxy's
+    /// --metrics-bind-address and --healthz-bind-address in one; default: the
+    /// node IP with a port the kernel picks, so agents sharing a host never
+    /// collide; the address is logged at start).
+    #[arg(long)]
+    pub proxy_metrics_bind_address: Option<std::net::SocketAddr>,
     /// YAML/JSON map from image names to host commands, for images that are not builtin.
     #[arg(long)]
     pub image_map: Option<std::path::PathBuf>,
@@ -166,6 +172,12 @@ impl NodeArgs {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(|| "mkube".to_string())
         })
+    }
+
+    /// Where the proxy's `/metrics` and `/healthz` listen.
+    pub fn proxy_metrics_address(&self) -> std::net::SocketAddr {
+        self.proxy_metrics_bind_address
+            .unwrap_or(std::net::SocketAddr::new(self.node_ip, 0))
     }
 
     pub fn nodeport_addresses(&self) -> Vec<std::net::IpAddr> {
@@ -205,6 +217,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     node_ip: std::net::IpAddr::from([127, 0, 0, 1]),
                     nodeport_addresses: Vec::new(),
                     proxy_mode: nodeagent::proxy::ProxyMode::Userspace,
+                    proxy_metrics_bind_address: None,
                     lb_ip_range: ipnet_arg::Cidr("127.240.0.0/16".into()),
                     image_map: None,
                     cluster_domain: nodeagent::clusterdns::DEFAULT_CLUSTER_DOMAIN.to_string(),

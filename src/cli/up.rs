@@ -62,10 +62,15 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
                     node_name: args.node.node_name(),
                     nodeport_addresses: args.node.nodeport_addresses(),
                     mode: args.node.proxy_mode,
+                    status_address: args.node.proxy_metrics_address(),
                 },
             )
             .await
             .context("starting the service proxy")?;
+            println!(
+                "service proxy: /metrics and /healthz at http://{}",
+                proxy.status_address
+            );
             components.push(Box::new(proxy));
             // One process: no leader election needed.
             let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;

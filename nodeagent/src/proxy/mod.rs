@@ -2,17 +2,27 @@
 //! and programs local forwarding. Rule computation (`rules`) is separate from
 //! the mechanism that applies it (`userspace`; a kernel mode can follow).
 
+pub mod changes;
+pub mod health;
+pub mod metrics;
 pub mod rules;
+#[cfg(target_os = "linux")]
+pub mod splice;
+pub mod status_server;
 pub mod userspace;
 
+use anyhow::Context;
+use changes::ChangeTracker;
 use futures::StreamExt;
+use health::ProxyHealth;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::Api;
-use std::net::IpAddr;
+use metrics::ProxyMetrics;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
 /// Changes arriving within this window are applied together.
@@ -55,18 +65,15 @@ pub struct ProxyOptions {
     /// Where NodePorts and health checks listen (`--nodeport-addresses`).
     pub nodeport_addresses: Vec<IpAddr>,
     pub mode: ProxyMode,
-}
-
-/// Sync statistics, for /metrics.
-#[derive(Debug, Default)]
-pub struct SyncStats {
-    pub syncs: std::sync::atomic::AtomicU64,
-    pub last_sync_micros: std::sync::atomic::AtomicU64,
-    pub frontends: std::sync::atomic::AtomicU64,
+    /// Where `/healthz` and `/metrics` are served (port 0: the kernel picks).
+    pub status_address: SocketAddr,
 }
 
 pub struct ProxyHandle {
-    pub stats: Arc<SyncStats>,
+    pub metrics: ProxyMetrics,
+    pub health: ProxyHealth,
+    /// Where `/healthz` and `/metrics` are served.
+    pub status_address: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -78,19 +85,53 @@ impl Drop for ProxyHandle {
 
 /// Starts the proxy; returns once the first rules are applied.
 pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<ProxyHandle> {
+    let metrics = ProxyMetrics::new();
+    let health = ProxyHealth::default();
+    let status_listener = tokio::net::TcpListener::bind(opts.status_address)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the proxy status endpoint on {}",
+                opts.status_address
+            )
+        })?;
+    let status_address = status_listener.local_addr()?;
+    let mut tasks = vec![tokio::spawn(status_server::serve(
+        status_listener,
+        health.clone(),
+        metrics.clone(),
+    ))];
+    let tracker = Arc::new(ChangeTracker::new(metrics.clone(), health.clone()));
     let changed = Arc::new(Notify::new());
     let (svc_store, svc_writer) = reflector::store::<Service>();
     let (slice_store, slice_writer) = reflector::store::<EndpointSlice>();
-    let mut tasks = Vec::new();
+    let on_service = {
+        let tracker = tracker.clone();
+        move |ev: &watcher::Event<Service>| match ev {
+            watcher::Event::Apply(_) | watcher::Event::Delete(_) => tracker.service_changed(),
+            _ => tracker.resync_needed(),
+        }
+    };
+    let on_slice = {
+        let tracker = tracker.clone();
+        move |ev: &watcher::Event<EndpointSlice>| match ev {
+            watcher::Event::Apply(s) | watcher::Event::Delete(s) => {
+                tracker.slice_changed(s, SystemTime::now())
+            }
+            _ => tracker.resync_needed(),
+        }
+    };
     tasks.push(spawn_reflector(
         Api::<Service>::all(client.clone()),
         svc_writer,
         changed.clone(),
+        on_service,
     ));
     tasks.push(spawn_reflector(
         Api::<EndpointSlice>::all(client),
         slice_writer,
         changed.clone(),
+        on_slice,
     ));
     svc_store.wait_until_ready().await?;
     slice_store.wait_until_ready().await?;
@@ -108,18 +149,25 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
             nodeport_addresses: opts.nodeport_addresses.clone(),
         },
         proxy: userspace::UserspaceProxy::new(health_ip),
+        tracker,
+        metrics: metrics.clone(),
+        health: health.clone(),
     };
-    let stats = Arc::new(SyncStats::default());
-    let mut took = syncer.sync(&stats).await;
-    let loop_stats = stats.clone();
+    let mut took = syncer.sync().await;
+    tracing::info!(%status_address, "service proxy serving /healthz and /metrics");
     tasks.push(tokio::spawn(async move {
         loop {
             changed.notified().await;
             tokio::time::sleep(coalesce_window(took)).await;
-            took = syncer.sync(&loop_stats).await;
+            took = syncer.sync().await;
         }
     }));
-    Ok(ProxyHandle { stats, tasks })
+    Ok(ProxyHandle {
+        metrics,
+        health,
+        status_address,
+        tasks,
+    })
 }
 
 /// Recomputes the rules from the caches and applies them.
@@ -128,36 +176,41 @@ struct Syncer {
     slices: reflector::Store<EndpointSlice>,
     node: rules::NodeView,
     proxy: userspace::UserspaceProxy,
+    tracker: Arc<ChangeTracker>,
+    metrics: ProxyMetrics,
+    health: ProxyHealth,
 }
 
 impl Syncer {
     /// Applies the rules of the current caches; returns how long it took.
-    async fn sync(&mut self, stats: &SyncStats) -> Duration {
+    async fn sync(&mut self) -> Duration {
         let started = Instant::now();
+        // Taken before reading the caches: a change arriving later is
+        // applied by the next sync and reported with it.
+        let applied = self.tracker.take();
         let rules = rules::compute(&self.services.state(), &self.slices.state(), &self.node);
         let report = self.proxy.apply(&rules).await;
         for (addr, err) in &report.failed {
             tracing::warn!(%addr, error = %err, "cannot serve service frontend");
         }
         let took = started.elapsed();
-        record(stats, took, self.proxy.frontend_count());
+        let now = SystemTime::now();
+        self.metrics.record_sync(took, now, &applied);
+        self.metrics
+            .frontends
+            .set(self.proxy.frontend_count() as i64);
+        self.health.updated(now);
         took
     }
 }
 
-fn record(stats: &SyncStats, took: Duration, frontends: usize) {
-    use std::sync::atomic::Ordering::Relaxed;
-    stats.syncs.fetch_add(1, Relaxed);
-    stats
-        .last_sync_micros
-        .store(took.as_micros() as u64, Relaxed);
-    stats.frontends.store(frontends as u64, Relaxed);
-}
-
+/// Mirrors `K` into `writer`'s store; each event goes to `on_event`, then
+/// wakes the sync loop.
 fn spawn_reflector<K>(
     api: Api<K>,
     writer: reflector::store::Writer<K>,
     changed: Arc<Notify>,
+    on_event: impl Fn(&watcher::Event<K>) + Send + 'static,
 ) -> tokio::task::JoinHandle<()>
 where
     K: kube::Resource
@@ -177,8 +230,9 @@ where
         );
         futures::pin_mut!(stream);
         while let Some(ev) = stream.next().await {
-            if let Err(e) = ev {
-                tracing::debug!(error = %e, "proxy watch error; retrying");
+            match ev {
+                Ok(ev) => on_event(&ev),
+                Err(e) => tracing::debug!(error = %e, "proxy watch error; retrying"),
             }
             changed.notify_one();
         }

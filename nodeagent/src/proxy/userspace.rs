@@ -216,11 +216,22 @@ async fn forward_tcp(client: TcpStream, peer: SocketAddr, target: Arc<Target>) {
         };
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
-        let (mut c, mut u) = (client, upstream);
-        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+        relay(client, upstream).await;
         return;
     }
     reject(client);
+}
+
+/// Relays until both directions end: zero-copy splice on Linux, a buffered
+/// copy elsewhere.
+async fn relay(client: TcpStream, upstream: TcpStream) {
+    #[cfg(target_os = "linux")]
+    let _ = super::splice::relay(&client, &upstream).await;
+    #[cfg(not(target_os = "linux"))]
+    {
+        let (mut c, mut u) = (client, upstream);
+        let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+    }
 }
 
 /// Closes with RST (linger 0), as a rejected connection should look.
