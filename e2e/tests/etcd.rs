@@ -271,7 +271,12 @@ fn one_controller_process_leads_and_the_other_takes_over() {
             (!h.is_empty() && h != leader_id).then_some(())
         },
     );
-    assert!(leader_of(standby), "{}", standby.log());
+    // Taking the Lease comes just before the log line that says so.
+    eventually(
+        Duration::from_secs(10),
+        "the standby to log that it leads",
+        || leader_of(standby).then_some(()),
+    );
     b.kubectl_ok([
         "create",
         "deployment",
