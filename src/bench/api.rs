@@ -149,18 +149,7 @@ async fn measure(
     let client = cluster.client().await?;
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let started = Instant::now();
-    let create = concurrent(args.services, args.concurrency, {
-        let services = services.clone();
-        move |i| {
-            let services = services.clone();
-            async move {
-                let t = Instant::now();
-                services.create(&PostParams::default(), &service(i)).await?;
-                Ok(t.elapsed())
-            }
-        }
-    })
-    .await?;
+    let create = create_services(&services, args.services, args.concurrency).await?;
     let create_rate = args.services as f64 / started.elapsed().as_secs_f64();
     println!(
         "create {} services ({} concurrent): {create}; {create_rate:.0} creates/s",
@@ -238,6 +227,25 @@ pub(super) fn service(i: usize) -> Service {
         "spec": {"selector": {"app": format!("app-{}", i % 50)}, "ports": [{"port": 80, "targetPort": 8080}]}
     }))
     .expect("static service shape")
+}
+
+/// Creates Services `svc-0` .. `svc-{n-1}` ([`service`]) with `concurrency`
+/// clients; the create latencies.
+pub(super) async fn create_services(
+    api: &Api<Service>,
+    n: usize,
+    concurrency: usize,
+) -> anyhow::Result<Summary> {
+    let api = api.clone();
+    concurrent(n, concurrency, move |i| {
+        let api = api.clone();
+        async move {
+            let t = Instant::now();
+            api.create(&PostParams::default(), &service(i)).await?;
+            Ok(t.elapsed())
+        }
+    })
+    .await
 }
 
 /// Runs `n` operations with `concurrency` tasks; returns their latencies.

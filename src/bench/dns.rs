@@ -6,7 +6,7 @@
 //! against a bare UDP echo responder on the same core: the difference is
 //! what answering costs.
 
-use super::api::{concurrent, service};
+use super::api::create_services;
 use super::cluster::tempdir;
 use super::cluster::{rss_kib_of, BenchCluster};
 use super::stats::Summary;
@@ -289,16 +289,8 @@ pub async fn run(args: DnsBenchArgs) -> anyhow::Result<()> {
     cluster.start().await?;
     let client = cluster.client().await?;
     let services: Api<Service> = Api::namespaced(client, "default");
-    let api = services.clone();
-    let created = concurrent(args.services, 8, move |i| {
-        let services = services.clone();
-        async move {
-            let t = Instant::now();
-            services.create(&PostParams::default(), &service(i)).await?;
-            Ok(t.elapsed())
-        }
-    })
-    .await?;
+    let created = create_services(&services, args.services, 8).await?;
+    let api = services;
     println!("{} Services created ({created})", args.services);
 
     let port = free_udp_port()?;
