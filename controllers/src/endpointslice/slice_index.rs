@@ -104,6 +104,7 @@ impl SlicesByService {
 
 #[cfg(test)]
 mod tests {
+    use super::super::reconcile::{CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
     use super::*;
 
     fn slice(ns: &str, name: &str, svc: &str) -> EndpointSlice {
@@ -112,8 +113,8 @@ mod tests {
                 "namespace": ns,
                 "name": name,
                 "labels": {
-                    super::super::reconcile::LABEL_MANAGED_BY: super::super::reconcile::CONTROLLER_NAME,
-                    super::super::reconcile::LABEL_SERVICE_NAME: svc,
+                    LABEL_MANAGED_BY: CONTROLLER_NAME,
+                    LABEL_SERVICE_NAME: svc,
                 }
             },
             "addressType": "IPv4",
