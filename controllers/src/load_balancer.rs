@@ -127,6 +127,52 @@ pub fn plan<S: Borrow<Service>>(services: &[S], range: &IpNet) -> Vec<Assignment
         .collect()
 }
 
+/// Whether the controller must look at `svc`: it is ours, or it holds an
+/// address we may have to take back.
+fn relevant(svc: &Service) -> bool {
+    ours(svc) || current_ip(svc).is_some()
+}
+
+/// The Services [`relevant`] to this controller, kept from watch events so a
+/// change costs work in proportion to the LoadBalancer Services, not to all
+/// Services. Entries whose object is gone are dropped when planning.
+#[derive(Default)]
+struct RelevantSet(std::sync::Mutex<HashSet<ObjectRef<Service>>>);
+
+impl RelevantSet {
+    fn observe(&self, event: &watcher::Event<Service>) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
+                let key = ObjectRef::from_obj(s);
+                if relevant(s) {
+                    set.insert(key);
+                } else {
+                    set.remove(&key);
+                }
+            }
+            watcher::Event::Delete(s) => {
+                set.remove(&ObjectRef::from_obj(s));
+            }
+            watcher::Event::Init | watcher::Event::InitDone => {}
+        }
+    }
+
+    /// The current objects of the set, from `store`.
+    fn objects(&self, store: &reflector::Store<Service>) -> Vec<Arc<Service>> {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::with_capacity(set.len());
+        set.retain(|key| match store.get(key) {
+            Some(svc) => {
+                out.push(svc);
+                true
+            }
+            None => false,
+        });
+        out
+    }
+}
+
 /// Runs the controller until the task is dropped; returns once its cache synced.
 pub async fn start(
     client: kube::Client,
@@ -135,6 +181,8 @@ pub async fn start(
     let (store, writer) = reflector::store::<Service>();
     let changed = Arc::new(Notify::new());
     let notify = changed.clone();
+    let relevant = Arc::new(RelevantSet::default());
+    let observed = relevant.clone();
     let api: Api<Service> = Api::all(client.clone());
     tokio::spawn(async move {
         let stream = reflector::reflector(
@@ -142,14 +190,17 @@ pub async fn start(
             watcher(api, watcher::Config::default()).default_backoff(),
         );
         futures::pin_mut!(stream);
-        while stream.next().await.is_some() {
+        while let Some(event) = stream.next().await {
+            if let Ok(event) = &event {
+                observed.observe(event);
+            }
             notify.notify_one();
         }
     });
     store.wait_until_ready().await?;
     Ok(tokio::spawn(async move {
         loop {
-            let services = store.state();
+            let services = relevant.objects(&store);
             for a in plan(&services, &range) {
                 let svc = store.get(&ObjectRef::new(&a.name).within(&a.namespace));
                 if svc.as_deref().map(current_ip) == Some(a.ip) {
@@ -236,5 +287,36 @@ mod tests {
             .collect();
         let plan = plan(&services, &range);
         assert_eq!(plan.iter().filter(|a| a.ip.is_some()).count(), 2);
+    }
+
+    #[test]
+    fn relevant_set_follows_type_changes_and_deletes() {
+        let (store, mut writer) = reflector::store::<Service>();
+        let set = RelevantSet::default();
+        let lb = svc("lb", json!({"type": "LoadBalancer"}), json!({}));
+        let plain = svc("plain", json!({"type": "ClusterIP"}), json!({}));
+        for s in [&lb, &plain] {
+            let ev = watcher::Event::Apply(s.clone());
+            writer.apply_watcher_event(&ev);
+            set.observe(&ev);
+        }
+        let names = |v: Vec<Arc<Service>>| -> Vec<String> {
+            v.iter().filter_map(|s| s.metadata.name.clone()).collect()
+        };
+        assert_eq!(names(set.objects(&store)), vec!["lb".to_string()]);
+        // Turned into a ClusterIP Service while still holding our address:
+        // still relevant, so the address can be taken back.
+        let was_lb = svc(
+            "lb",
+            json!({"type": "ClusterIP"}),
+            json!({"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}),
+        );
+        let ev = watcher::Event::Apply(was_lb.clone());
+        writer.apply_watcher_event(&ev);
+        set.observe(&ev);
+        assert_eq!(names(set.objects(&store)), vec!["lb".to_string()]);
+        // Gone from the cache (a delete missed during a relist): dropped.
+        writer.apply_watcher_event(&watcher::Event::Delete(was_lb));
+        assert!(set.objects(&store).is_empty());
     }
 }

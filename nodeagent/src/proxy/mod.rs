@@ -9,6 +9,7 @@ pub mod rules;
 #[cfg(target_os = "linux")]
 pub mod splice;
 pub mod status_server;
+mod syncer;
 pub mod userspace;
 
 use anyhow::Context;
@@ -22,21 +23,23 @@ use kube::Api;
 use metrics::ProxyMetrics;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+use syncer::Syncer;
 use tokio::sync::Notify;
 
 /// Changes arriving within this window are applied together.
 const COALESCE: Duration = Duration::from_millis(2);
 /// The longest wait between a change and its sync.
 const MAX_COALESCE: Duration = Duration::from_secs(1);
+/// How soon a frontend that could not be bound is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// How long to gather changes before the next sync: at least [`COALESCE`],
-/// and as long as the last sync took. A sync recomputes every rule, so with
-/// thousands of Services under constant endpoint churn back-to-back syncs
-/// would take a whole core from the API server and controllers; this keeps
-/// the proxy's share to about half a core, as kube-proxy bounds its own
-/// with `--iptables-min-sync-period`, while a small cluster still syncs
-/// within milliseconds.
+/// and as long as the last sync took. A sync recomputes only the Services
+/// that changed, but a relist recomputes all of them; this keeps the
+/// proxy's share to about half a core even then, as kube-proxy bounds its
+/// own with `--iptables-min-sync-period`, while a small cluster still
+/// syncs within milliseconds.
 fn coalesce_window(last_sync: Duration) -> Duration {
     last_sync.clamp(COALESCE, MAX_COALESCE)
 }
@@ -108,16 +111,16 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
     let on_service = {
         let tracker = tracker.clone();
         move |ev: &watcher::Event<Service>| match ev {
-            watcher::Event::Apply(_) | watcher::Event::Delete(_) => tracker.service_changed(),
+            watcher::Event::Apply(s) | watcher::Event::Delete(s) => tracker.service_changed(s),
             _ => tracker.resync_needed(),
         }
     };
     let on_slice = {
         let tracker = tracker.clone();
         move |ev: &watcher::Event<EndpointSlice>| match ev {
-            watcher::Event::Apply(s) | watcher::Event::Delete(s) => {
-                tracker.slice_changed(s, SystemTime::now())
-            }
+            watcher::Event::Apply(s) => tracker.slice_changed(s, SystemTime::now(), false),
+            watcher::Event::Delete(s) => tracker.slice_changed(s, SystemTime::now(), true),
+            watcher::Event::InitApply(s) => tracker.slice_listed(s),
             _ => tracker.resync_needed(),
         }
     };
@@ -141,23 +144,27 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
         .first()
         .copied()
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let mut syncer = Syncer {
-        services: svc_store,
-        slices: slice_store,
-        node: rules::NodeView {
+    let mut syncer = Syncer::new(
+        svc_store,
+        slice_store,
+        rules::NodeView {
             name: opts.node_name.clone(),
             nodeport_addresses: opts.nodeport_addresses.clone(),
         },
-        proxy: userspace::UserspaceProxy::new(health_ip),
+        userspace::UserspaceProxy::new(health_ip),
         tracker,
-        metrics: metrics.clone(),
-        health: health.clone(),
-    };
+        metrics.clone(),
+        health.clone(),
+    );
     let mut took = syncer.sync().await;
     tracing::info!(%status_address, "service proxy serving /healthz and /metrics");
     tasks.push(tokio::spawn(async move {
         loop {
-            changed.notified().await;
+            if syncer.needs_retry() {
+                let _ = tokio::time::timeout(RETRY, changed.notified()).await;
+            } else {
+                changed.notified().await;
+            }
             tokio::time::sleep(coalesce_window(took)).await;
             took = syncer.sync().await;
         }
@@ -168,40 +175,6 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
         status_address,
         tasks,
     })
-}
-
-/// Recomputes the rules from the caches and applies them.
-struct Syncer {
-    services: reflector::Store<Service>,
-    slices: reflector::Store<EndpointSlice>,
-    node: rules::NodeView,
-    proxy: userspace::UserspaceProxy,
-    tracker: Arc<ChangeTracker>,
-    metrics: ProxyMetrics,
-    health: ProxyHealth,
-}
-
-impl Syncer {
-    /// Applies the rules of the current caches; returns how long it took.
-    async fn sync(&mut self) -> Duration {
-        let started = Instant::now();
-        // Taken before reading the caches: a change arriving later is
-        // applied by the next sync and reported with it.
-        let applied = self.tracker.take();
-        let rules = rules::compute(&self.services.state(), &self.slices.state(), &self.node);
-        let report = self.proxy.apply(&rules).await;
-        for (addr, err) in &report.failed {
-            tracing::warn!(%addr, error = %err, "cannot serve service frontend");
-        }
-        let took = started.elapsed();
-        let now = SystemTime::now();
-        self.metrics.record_sync(took, now, &applied);
-        self.metrics
-            .frontends
-            .set(self.proxy.frontend_count() as i64);
-        self.health.updated(now);
-        took
-    }
 }
 
 /// Mirrors `K` into `writer`'s store; each event goes to `on_event`, then

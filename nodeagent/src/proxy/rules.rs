@@ -83,6 +83,44 @@ pub struct NodeView {
     pub nodeport_addresses: Vec<IpAddr>,
 }
 
+/// A Service's identity: (namespace, name).
+pub type ServiceKey = (String, String);
+
+/// One Service's share of the rules; the proxy keeps these per Service so
+/// that a change recomputes only the Services it touched.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceRules {
+    pub frontends: Vec<Frontend>,
+    pub health_check: Option<HealthCheck>,
+}
+
+impl Frontend {
+    /// What identifies a listener.
+    pub fn key(&self) -> (SocketAddr, Protocol) {
+        (self.addr, self.protocol)
+    }
+}
+
+pub fn service_key(svc: &Service) -> ServiceKey {
+    (
+        svc.metadata.namespace.clone().unwrap_or_default(),
+        svc.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// The Service a slice belongs to, from its `kubernetes.io/service-name` label.
+pub fn slice_service(slice: &EndpointSlice) -> Option<ServiceKey> {
+    let name = slice
+        .metadata
+        .labels
+        .as_ref()?
+        .get("kubernetes.io/service-name")?;
+    Some((
+        slice.metadata.namespace.clone().unwrap_or_default(),
+        name.clone(),
+    ))
+}
+
 /// Computes the forwarding rules for `node`.
 ///
 /// Generic over how the objects are held so the caller can pass its cache's
@@ -93,151 +131,169 @@ pub fn compute<S: Borrow<Service>, E: Borrow<EndpointSlice>>(
     slices: &[E],
     node: &NodeView,
 ) -> ProxyRules {
-    let by_service = group_slices(slices);
+    let mut by_service: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
+    for slice in slices {
+        let slice: &EndpointSlice = slice.borrow();
+        if let Some(key) = slice_service(slice) {
+            by_service.entry(key).or_default().push(slice);
+        }
+    }
     let mut rules = ProxyRules::default();
     for svc in services {
         let svc: &Service = svc.borrow();
-        let Some(spec) = &svc.spec else { continue };
-        let ns = svc.metadata.namespace.clone().unwrap_or_default();
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
-        let cluster_ips: Vec<IpAddr> = spec
-            .cluster_ips
-            .clone()
-            .or_else(|| spec.cluster_ip.clone().map(|ip| vec![ip]))
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|ip| ip.parse().ok())
-            .collect();
-        // Headless and ExternalName services get no frontends.
-        if type_ == "ExternalName" || cluster_ips.is_empty() {
-            continue;
-        }
-        let affinity = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
-            let secs = spec
-                .session_affinity_config
-                .as_ref()
-                .and_then(|c| c.client_ip.as_ref())
-                .and_then(|c| c.timeout_seconds)
-                .unwrap_or(10800);
-            Duration::from_secs(secs.max(0) as u64)
-        });
-        let internal_local = spec.internal_traffic_policy.as_deref() == Some("Local");
-        let external_local = spec.external_traffic_policy.as_deref() == Some("Local");
-        let endpoints = by_service
-            .get(&(ns.clone(), name.clone()))
-            .cloned()
+        let own = by_service
+            .get(&service_key(svc))
+            .map(Vec::as_slice)
             .unwrap_or_default();
-        let source_ranges: Vec<ipnet::IpNet> = spec
-            .load_balancer_source_ranges
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|r| r.trim().parse().ok())
-            .collect();
-        let lb_ips: Vec<IpAddr> = svc
-            .status
+        let ServiceRules {
+            frontends,
+            health_check,
+        } = for_service(svc, own, node);
+        rules.frontends.extend(frontends);
+        rules.health_checks.extend(health_check);
+    }
+    rules.frontends.sort_by_key(Frontend::key);
+    rules
+}
+
+/// The rules of one Service, given the EndpointSlices that belong to it.
+pub fn for_service(svc: &Service, slices: &[&EndpointSlice], node: &NodeView) -> ServiceRules {
+    let mut rules = ServiceRules::default();
+    let Some(spec) = &svc.spec else {
+        return rules;
+    };
+    let (ns, name) = service_key(svc);
+    let type_ = spec.type_.as_deref().unwrap_or("ClusterIP");
+    let cluster_ips: Vec<IpAddr> = spec
+        .cluster_ips
+        .clone()
+        .or_else(|| spec.cluster_ip.clone().map(|ip| vec![ip]))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    // Headless and ExternalName services get no frontends.
+    if type_ == "ExternalName" || cluster_ips.is_empty() {
+        return rules;
+    }
+    let affinity = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+        let secs = spec
+            .session_affinity_config
             .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .map(|ing| {
-                ing.iter()
-                    .filter_map(|i| i.ip.as_deref()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let external_ips: Vec<IpAddr> = spec
-            .external_ips
-            .clone()
-            .unwrap_or_default()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+            .unwrap_or(10800);
+        Duration::from_secs(secs.max(0) as u64)
+    });
+    let internal_local = spec.internal_traffic_policy.as_deref() == Some("Local");
+    let external_local = spec.external_traffic_policy.as_deref() == Some("Local");
+    let endpoints = slice_endpoints(slices);
+    let source_ranges: Vec<ipnet::IpNet> = spec
+        .load_balancer_source_ranges
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    let lb_ips: Vec<IpAddr> = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .map(|ing| {
+            ing.iter()
+                .filter_map(|i| i.ip.as_deref()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let external_ips: Vec<IpAddr> = spec
+        .external_ips
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|ip| ip.parse().ok())
+        .collect();
+    for port in spec.ports.clone().unwrap_or_default() {
+        let protocol = Protocol::parse(port.protocol.as_deref());
+        let port_name = port.name.clone().unwrap_or_default();
+        let service_port = format!("{ns}/{name}:{port_name}");
+        let Ok(svc_port) = u16::try_from(port.port) else {
+            continue;
+        };
+        let candidates: Vec<Backend> = endpoints
             .iter()
-            .filter_map(|ip| ip.parse().ok())
+            .filter_map(|e| e.for_port(&port_name, protocol))
             .collect();
-        for port in spec.ports.clone().unwrap_or_default() {
-            let protocol = Protocol::parse(port.protocol.as_deref());
-            let port_name = port.name.clone().unwrap_or_default();
-            let service_port = format!("{ns}/{name}:{port_name}");
-            let Ok(svc_port) = u16::try_from(port.port) else {
-                continue;
+        let cluster_backends = select(&candidates, internal_local.then_some(node.name.as_str()));
+        let external_backends = select(&candidates, external_local.then_some(node.name.as_str()));
+        let mut push = |addr: SocketAddr, kind: FrontendKind, backends: &Vec<SocketAddr>| {
+            let ranges = if kind == FrontendKind::LoadBalancer {
+                source_ranges.clone()
+            } else {
+                Vec::new()
             };
-            let candidates: Vec<Backend> = endpoints
-                .iter()
-                .filter_map(|e| e.for_port(&port_name, protocol))
-                .collect();
-            let cluster_backends =
-                select(&candidates, internal_local.then_some(node.name.as_str()));
-            let external_backends =
-                select(&candidates, external_local.then_some(node.name.as_str()));
-            let mut push = |addr: SocketAddr, kind: FrontendKind, backends: &Vec<SocketAddr>| {
-                let ranges = if kind == FrontendKind::LoadBalancer {
-                    source_ranges.clone()
-                } else {
-                    Vec::new()
-                };
-                rules.frontends.push(Frontend {
-                    addr,
-                    protocol,
-                    kind,
-                    service_port: service_port.clone(),
-                    backends: backends.clone(),
-                    affinity,
-                    source_ranges: ranges,
-                });
-            };
-            for ip in &cluster_ips {
+            rules.frontends.push(Frontend {
+                addr,
+                protocol,
+                kind,
+                service_port: service_port.clone(),
+                backends: backends.clone(),
+                affinity,
+                source_ranges: ranges,
+            });
+        };
+        for ip in &cluster_ips {
+            push(
+                SocketAddr::new(*ip, svc_port),
+                FrontendKind::ClusterIp,
+                &cluster_backends,
+            );
+        }
+        let has_node_port = matches!(type_, "NodePort" | "LoadBalancer");
+        if let (true, Some(np)) = (
+            has_node_port,
+            port.node_port.and_then(|p| u16::try_from(p).ok()),
+        ) {
+            for ip in &node.nodeport_addresses {
                 push(
-                    SocketAddr::new(*ip, svc_port),
-                    FrontendKind::ClusterIp,
-                    &cluster_backends,
-                );
-            }
-            let has_node_port = matches!(type_, "NodePort" | "LoadBalancer");
-            if let (true, Some(np)) = (
-                has_node_port,
-                port.node_port.and_then(|p| u16::try_from(p).ok()),
-            ) {
-                for ip in &node.nodeport_addresses {
-                    push(
-                        SocketAddr::new(*ip, np),
-                        FrontendKind::NodePort,
-                        &external_backends,
-                    );
-                }
-            }
-            for ip in &external_ips {
-                push(
-                    SocketAddr::new(*ip, svc_port),
-                    FrontendKind::ExternalIp,
+                    SocketAddr::new(*ip, np),
+                    FrontendKind::NodePort,
                     &external_backends,
                 );
             }
-            if type_ == "LoadBalancer" {
-                for ip in &lb_ips {
-                    push(
-                        SocketAddr::new(*ip, svc_port),
-                        FrontendKind::LoadBalancer,
-                        &external_backends,
-                    );
-                }
+        }
+        for ip in &external_ips {
+            push(
+                SocketAddr::new(*ip, svc_port),
+                FrontendKind::ExternalIp,
+                &external_backends,
+            );
+        }
+        if type_ == "LoadBalancer" {
+            for ip in &lb_ips {
+                push(
+                    SocketAddr::new(*ip, svc_port),
+                    FrontendKind::LoadBalancer,
+                    &external_backends,
+                );
             }
         }
-        if let (true, Some(hc)) = (
-            external_local,
-            spec.health_check_node_port
-                .and_then(|p| u16::try_from(p).ok()),
-        ) {
-            let local = endpoints
-                .iter()
-                .filter(|e| e.node.as_deref() == Some(node.name.as_str()) && e.ready)
-                .count();
-            rules.health_checks.push(HealthCheck {
-                port: hc,
-                service: format!("{ns}/{name}"),
-                local_endpoints: local,
-            });
-        }
     }
-    rules.frontends.sort_by_key(|f| (f.addr, f.protocol));
+    if let (true, Some(hc)) = (
+        external_local,
+        spec.health_check_node_port
+            .and_then(|p| u16::try_from(p).ok()),
+    ) {
+        let local = endpoints
+            .iter()
+            .filter(|e| e.node.as_deref() == Some(node.name.as_str()) && e.ready)
+            .count();
+        rules.health_check = Some(HealthCheck {
+            port: hc,
+            service: format!("{ns}/{name}"),
+            local_endpoints: local,
+        });
+    }
     rules
 }
 
@@ -298,27 +354,14 @@ impl SliceEndpoint {
     }
 }
 
-/// Endpoints per (namespace, service), from the `kubernetes.io/service-name` label.
-fn group_slices<E: Borrow<EndpointSlice>>(
-    slices: &[E],
-) -> BTreeMap<(String, String), Vec<SliceEndpoint>> {
-    let mut out: BTreeMap<(String, String), Vec<SliceEndpoint>> = BTreeMap::new();
+/// The endpoints of a Service's slices, each with the ports its slice offers.
+fn slice_endpoints(slices: &[&EndpointSlice]) -> Vec<SliceEndpoint> {
+    let mut out = Vec::new();
     for slice in slices {
-        let slice: &EndpointSlice = slice.borrow();
-        let Some(svc) = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("kubernetes.io/service-name"))
-        else {
-            continue;
-        };
-        let ns = slice.metadata.namespace.clone().unwrap_or_default();
         let ports: Vec<(String, Protocol, u16)> = slice
             .ports
-            .clone()
-            .unwrap_or_default()
             .iter()
+            .flatten()
             .filter_map(|p| {
                 let port = u16::try_from(p.port?).ok()?;
                 Some((
@@ -336,16 +379,14 @@ fn group_slices<E: Borrow<EndpointSlice>>(
             let terminating = cond.and_then(|c| c.terminating).unwrap_or(false);
             for addr in &ep.addresses {
                 let Ok(ip) = addr.parse() else { continue };
-                out.entry((ns.clone(), svc.clone()))
-                    .or_default()
-                    .push(SliceEndpoint {
-                        ip,
-                        node: ep.node_name.clone(),
-                        ready: ready && !terminating,
-                        serving,
-                        terminating,
-                        ports: ports.clone(),
-                    });
+                out.push(SliceEndpoint {
+                    ip,
+                    node: ep.node_name.clone(),
+                    ready: ready && !terminating,
+                    serving,
+                    terminating,
+                    ports: ports.clone(),
+                });
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use super::rules::{Frontend, HealthCheck, Protocol, ProxyRules};
 use rand::seq::IndexedRandom;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -67,6 +67,20 @@ struct Listener {
     task: JoinHandle<()>,
 }
 
+impl Listener {
+    /// Points new connections at `target`, keeping the ClientIP affinity
+    /// table (a pinned client whose backend remains keeps it, as with
+    /// kube-proxy's affinity across endpoint updates).
+    fn retarget(&self, mut target: Target) {
+        let mut slot = self.target.write().unwrap_or_else(|p| p.into_inner());
+        if target.affinity.is_some() {
+            let mut old = slot.sticky.lock().unwrap_or_else(|p| p.into_inner());
+            target.sticky = Mutex::new(std::mem::take(&mut *old));
+        }
+        *slot = Arc::new(target);
+    }
+}
+
 impl Drop for Listener {
     fn drop(&mut self) {
         self.task.abort();
@@ -100,35 +114,52 @@ impl UserspaceProxy {
 
     /// Makes the listeners match `rules`.
     pub async fn apply(&mut self, rules: &ProxyRules) -> ApplyReport {
-        let mut report = ApplyReport::default();
-        let wanted: HashMap<(SocketAddr, Protocol), &Frontend> = rules
-            .frontends
-            .iter()
-            .map(|f| ((f.addr, f.protocol), f))
+        let wanted: HashSet<(SocketAddr, Protocol)> =
+            rules.frontends.iter().map(Frontend::key).collect();
+        let unwanted: Vec<(SocketAddr, Protocol)> = self
+            .listeners
+            .keys()
+            .filter(|key| !wanted.contains(key))
+            .copied()
             .collect();
-        let before = self.listeners.len();
-        self.listeners.retain(|key, _| wanted.contains_key(key));
-        report.removed = before - self.listeners.len();
-        for (key, frontend) in wanted {
-            let target = Arc::new(Target::from_frontend(frontend));
-            if let Some(existing) = self.listeners.get(&key) {
-                *existing.target.write().unwrap_or_else(|p| p.into_inner()) = target;
+        let report = self.update(&unwanted, &rules.frontends).await;
+        self.apply_health(&rules.health_checks).await;
+        report
+    }
+
+    /// Stops the listeners of `removed`, then starts or retargets those of
+    /// `upserts` (so an address that moves between Services in one update
+    /// keeps its listener).
+    pub async fn update(
+        &mut self,
+        removed: &[(SocketAddr, Protocol)],
+        upserts: &[Frontend],
+    ) -> ApplyReport {
+        let mut report = ApplyReport::default();
+        let kept: HashSet<(SocketAddr, Protocol)> = upserts.iter().map(Frontend::key).collect();
+        for key in removed.iter().filter(|k| !kept.contains(k)) {
+            report.removed += usize::from(self.listeners.remove(key).is_some());
+        }
+        for frontend in upserts {
+            let target = Target::from_frontend(frontend);
+            if let Some(existing) = self.listeners.get(&frontend.key()) {
+                existing.retarget(target);
                 report.updated += 1;
                 continue;
             }
-            match start_listener(frontend, target).await {
+            match start_listener(frontend, Arc::new(target)).await {
                 Ok(l) => {
-                    self.listeners.insert(key, l);
+                    self.listeners.insert(frontend.key(), l);
                     report.added += 1;
                 }
                 Err(e) => report.failed.push((frontend.addr, e.to_string())),
             }
         }
-        self.apply_health(&rules.health_checks).await;
         report
     }
 
-    async fn apply_health(&mut self, checks: &[HealthCheck]) {
+    /// Makes the health-check servers match `checks`.
+    pub async fn apply_health(&mut self, checks: &[HealthCheck]) {
         let Some(ip) = self.health_address else {
             return;
         };
