@@ -116,7 +116,11 @@ pub fn content_type(headers: &HeaderMap) -> String {
 }
 
 /// Serializes `value` in the negotiated format (Table conversion happens before this).
-pub fn respond(code: StatusCode, value: &Value, format: Format) -> Response {
+pub fn respond<T: serde::Serialize + ?Sized>(
+    code: StatusCode,
+    value: &T,
+    format: Format,
+) -> Response {
     match format {
         Format::Yaml => match serde_yaml::to_string(value) {
             Ok(s) => (code, [(header::CONTENT_TYPE, "application/yaml")], s).into_response(),

@@ -7,6 +7,7 @@ pub mod http_proxy;
 pub mod meta;
 pub mod node_proxy;
 pub mod object_store;
+pub mod parallel;
 pub mod patch_apply;
 pub mod protobuf;
 pub mod read;

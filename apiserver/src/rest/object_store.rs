@@ -1,6 +1,7 @@
 //! Generic object persistence over [`Storage`]: key layout, resourceVersion
 //! decoration, optimistic concurrency — kube-apiserver's generic registry store.
 
+use super::parallel;
 use super::status::{ApiError, ApiResult};
 use crate::registry::ResourceDef;
 use crate::storage::{Compare, DynStorage, KeyValue, RangeRequest, Revision, Txn, TxnResult};
@@ -108,9 +109,13 @@ impl ObjectStore {
                 .await?;
             first_revision.get_or_insert(resp.revision);
             let mut last_key = None;
-            for kv in &resp.kvs {
+            for (kv, obj) in resp
+                .kvs
+                .iter()
+                .zip(parallel::map(&resp.kvs, |kv| Self::decode(def, kv)))
+            {
                 last_key = Some(kv.key.clone());
-                let obj = Self::decode(def, kv)?;
+                let obj = obj?;
                 if keep(&obj) {
                     items.push(obj);
                     if limit > 0 && items.len() == limit {

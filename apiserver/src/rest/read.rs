@@ -110,16 +110,38 @@ pub async fn list(
     if let Some(after) = &page.continue_after {
         list_meta["continue"] = json!(encode_continue(after, page.revision));
     }
-    let body = match format {
-        Format::Table(inc) => to_table(ri.def, &page.items, inc, list_meta, true),
-        _ => json!({
-            "kind": format!("{}List", ri.def.kind),
-            "apiVersion": ri.def.api_version(),
-            "metadata": list_meta,
-            "items": page.items,
-        }),
+    let response = match format {
+        Format::Table(inc) => respond(
+            StatusCode::OK,
+            &to_table(ri.def, &page.items, inc, list_meta, true),
+            format,
+        ),
+        _ => respond(
+            StatusCode::OK,
+            &List {
+                kind: format!("{}List", ri.def.kind),
+                api_version: ri.def.api_version(),
+                metadata: list_meta,
+                items: &page.items,
+            },
+            format,
+        ),
     };
-    Ok(respond(StatusCode::OK, &body, format))
+    // Freeing thousands of JSON trees takes a while; the client need not wait.
+    if page.items.len() >= super::parallel::PARALLEL_MIN {
+        tokio::task::spawn_blocking(move || drop(page));
+    }
+    Ok(response)
+}
+
+/// A list response, serialized without copying its items.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct List<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [Value],
 }
 
 /// All objects matching a selection (for deletecollection and internal use).

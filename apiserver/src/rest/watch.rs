@@ -163,6 +163,14 @@ fn translate(
     }
 }
 
+/// One line of a watch stream, serialized without copying the object.
+#[derive(serde::Serialize)]
+struct WatchLine<'a, T: serde::Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a T,
+}
+
 struct Encoder {
     def: &'static crate::registry::ResourceDef,
     def_kind: &'static str,
@@ -172,24 +180,27 @@ struct Encoder {
 
 impl Encoder {
     fn line(&self, kind: &str, obj: &Value) -> Bytes {
-        let object = match self.format {
+        let mut out = match self.format {
             Format::Table(inc) => {
                 let rv = obj
                     .pointer("/metadata/resourceVersion")
                     .cloned()
                     .unwrap_or(json!(""));
-                to_table(
+                let table = to_table(
                     self.def,
                     std::slice::from_ref(obj),
                     inc,
                     json!({"resourceVersion": rv}),
                     true,
-                )
+                );
+                serde_json::to_vec(&WatchLine {
+                    kind,
+                    object: &table,
+                })
             }
-            _ => obj.clone(),
-        };
-        let mut out =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+            _ => serde_json::to_vec(&WatchLine { kind, object: obj }),
+        }
+        .unwrap_or_default();
         out.push(b'\n');
         Bytes::from(out)
     }

@@ -132,18 +132,36 @@ pub(crate) const fn age_col() -> Column {
 // ---------------------------------------------------------------------------
 
 /// The value at a JSON pointer, treating `null` as absent.
+/// `Value::pointer` without its per-segment allocations (it unescapes every
+/// segment into a new String); printers call it several times per row, for
+/// every row of a list. Escaped segments fall back to `pointer`.
+pub(crate) fn at<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
+    if ptr.contains('~') {
+        return v.pointer(ptr);
+    }
+    let mut cur = v;
+    for segment in ptr.split('/').skip(1) {
+        cur = match cur {
+            Value::Object(map) => map.get(segment)?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
 pub(crate) fn get<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
-    v.pointer(ptr).filter(|x| !x.is_null())
+    at(v, ptr).filter(|x| !x.is_null())
 }
 
 /// The object at `ptr` if present (Go: a non-nil pointer to a struct).
 pub(crate) fn get_obj<'a>(v: &'a Value, ptr: &str) -> Option<&'a Value> {
-    v.pointer(ptr).filter(|x| x.is_object())
+    at(v, ptr).filter(|x| x.is_object())
 }
 
 /// The string at `ptr`, or "".
 pub(crate) fn str_at<'a>(v: &'a Value, ptr: &str) -> &'a str {
-    v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
+    at(v, ptr).and_then(Value::as_str).unwrap_or("")
 }
 
 /// A JSON number as an integer, truncating fractions and saturating.
@@ -159,22 +177,22 @@ pub(crate) fn as_int(v: &Value) -> Option<i64> {
 
 /// The integer at `ptr`, or 0.
 pub(crate) fn int_at(v: &Value, ptr: &str) -> i64 {
-    v.pointer(ptr).and_then(as_int).unwrap_or(0)
+    at(v, ptr).and_then(as_int).unwrap_or(0)
 }
 
 /// The integer at `ptr` if present (Go: a non-nil *int32).
 pub(crate) fn opt_int_at(v: &Value, ptr: &str) -> Option<i64> {
-    v.pointer(ptr).and_then(as_int)
+    at(v, ptr).and_then(as_int)
 }
 
 /// The boolean at `ptr`, or false.
 pub(crate) fn bool_at(v: &Value, ptr: &str) -> bool {
-    v.pointer(ptr).and_then(Value::as_bool).unwrap_or(false)
+    at(v, ptr).and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// The array at `ptr`, or an empty slice.
 pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
-    v.pointer(ptr)
+    at(v, ptr)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
@@ -182,9 +200,7 @@ pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
 
 /// The number of entries of the map at `ptr` (0 when absent).
 pub(crate) fn map_len(v: &Value, ptr: &str) -> usize {
-    v.pointer(ptr)
-        .and_then(Value::as_object)
-        .map_or(0, |m| m.len())
+    at(v, ptr).and_then(Value::as_object).map_or(0, |m| m.len())
 }
 
 /// `metadata.name` as a cell.
@@ -214,7 +230,7 @@ pub(crate) fn parse_time(v: Option<&Value>) -> Option<DateTime<Utc>> {
 
 /// The timestamp at `ptr` (see [`parse_time`]).
 pub(crate) fn time_at(v: &Value, ptr: &str) -> Option<DateTime<Utc>> {
-    parse_time(v.pointer(ptr))
+    parse_time(at(v, ptr))
 }
 
 /// Go's `time.Time{}` in UTC: 0001-01-01T00:00:00Z.
