@@ -187,7 +187,10 @@ pub async fn start(
     tokio::spawn(async move {
         let stream = reflector::reflector(
             writer,
-            watcher(api, watcher::Config::default()).default_backoff(),
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                // Not needed here, and often half of an object's memory.
+                .modify(|o| o.metadata.managed_fields = None),
         );
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {

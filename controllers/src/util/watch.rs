@@ -52,6 +52,11 @@ where
     let (tx, rx) = tokio::sync::watch::channel(false);
     let stream = watcher(api, cfg)
         .default_backoff()
+        // No controller reads managedFields, and they are often half of an
+        // object's memory (kube-rs's advice for caches). Dropped rather
+        // than emptied: a write of a cached object that omits them keeps
+        // the live ones.
+        .modify(|o| o.meta_mut().managed_fields = None)
         .reflect(writer)
         .inspect_ok(move |ev| {
             if matches!(ev, watcher::Event::InitDone) {

@@ -199,7 +199,10 @@ where
         // Every event (including deletions and relists) may change the rules.
         let stream = reflector::reflector(
             writer,
-            watcher(api, watcher::Config::default()).default_backoff(),
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                // Not needed here, and often half of an object's memory.
+                .modify(|o| o.meta_mut().managed_fields = None),
         );
         futures::pin_mut!(stream);
         while let Some(ev) = stream.next().await {
