@@ -179,6 +179,7 @@ pub async fn start(
             let client = client.clone();
             let opts = &opts;
             let fut: BoxFuture<'_, anyhow::Result<Started>> = Box::pin(async move {
+                let t0 = std::time::Instant::now();
                 let started = match name {
                     "garbagecollector" => gc::start(client, opts).await,
                     "namespace" => namespace::start(client, opts).await,
@@ -191,6 +192,7 @@ pub async fn start(
                     "nodeipam" => nodeipam::start(client, opts).await,
                     other => Err(anyhow::anyhow!("unknown controller {other}")),
                 };
+                tracing::debug!(controller = name, elapsed = ?t0.elapsed(), "controller caches synced");
                 started.with_context(|| format!("starting the {name} controller"))
             });
             fut

@@ -119,12 +119,18 @@ pub(super) async fn start_control_loops(
             tracing::error!(error = %e, "scheduler stopped");
         }
     }));
-    let lb = controllers::load_balancer::start(client.clone(), lb_range)
-        .await
-        .context("starting the load-balancer controller")?;
-    let controllers = controllers::start(client, options)
-        .await
-        .context("starting the controllers")?;
+    let (lb, controllers) = tokio::try_join!(
+        async {
+            controllers::load_balancer::start(client.clone(), lb_range)
+                .await
+                .context("starting the load-balancer controller")
+        },
+        async {
+            controllers::start(client.clone(), options)
+                .await
+                .context("starting the controllers")
+        },
+    )?;
     Ok(vec![
         Box::new(scheduler),
         Box::new(AbortOnDrop(lb)),

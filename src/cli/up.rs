@@ -56,32 +56,37 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             check_in_process_client(&client).await?;
             let agent = start_node(&client, &args, &server, &data_dir).await?;
             components.push(Box::new(agent));
-            let proxy = nodeagent::proxy::start(
-                client.clone(),
-                nodeagent::proxy::ProxyOptions {
-                    node_name: args.node.node_name(),
-                    nodeport_addresses: args.node.nodeport_addresses(),
-                    mode: args.node.proxy_mode,
-                    status_address: args.node.proxy_metrics_address(),
+            // The proxy and the control loops list and watch at once: at
+            // start-up with many objects stored, their cache syncs are most
+            // of the time to ready.
+            let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
+            let (proxy, control_loops) = tokio::try_join!(
+                async {
+                    nodeagent::proxy::start(
+                        client.clone(),
+                        nodeagent::proxy::ProxyOptions {
+                            node_name: args.node.node_name(),
+                            nodeport_addresses: args.node.nodeport_addresses(),
+                            mode: args.node.proxy_mode,
+                            status_address: args.node.proxy_metrics_address(),
+                        },
+                    )
+                    .await
+                    .context("starting the service proxy")
                 },
-            )
-            .await
-            .context("starting the service proxy")?;
+                // One process: no leader election needed.
+                super::components::start_control_loops(
+                    client.clone(),
+                    lb_range,
+                    args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
+                ),
+            )?;
             println!(
                 "service proxy: /metrics and /healthz at http://{}",
                 proxy.status_address
             );
             components.push(Box::new(proxy));
-            // One process: no leader election needed.
-            let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
-            components.extend(
-                super::components::start_control_loops(
-                    client.clone(),
-                    lb_range,
-                    args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
-                )
-                .await?,
-            );
+            components.extend(control_loops);
             ensure_cluster_dns(&client, &args).await;
         }
         server.readiness.set_ready();

@@ -91,6 +91,12 @@ pub trait Strategy: Send + Sync + 'static {
     fn served_form(&self, obj: Value) -> Value {
         obj
     }
+
+    /// Whether [`Strategy::served_form`] is the identity, so stored
+    /// objects can be served without decoding them.
+    fn served_as_stored(&self) -> bool {
+        self.storage_group().is_none()
+    }
 }
 
 /// Resources with no special rules.

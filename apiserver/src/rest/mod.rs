@@ -10,6 +10,7 @@ pub mod object_store;
 pub mod parallel;
 pub mod patch_apply;
 pub mod protobuf;
+pub mod raw_json;
 pub mod read;
 pub mod request;
 pub mod scale;

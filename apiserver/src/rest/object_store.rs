@@ -2,6 +2,7 @@
 //! decoration, optimistic concurrency — kube-apiserver's generic registry store.
 
 use super::parallel;
+use super::raw_json;
 use super::status::{ApiError, ApiResult};
 use crate::registry::ResourceDef;
 use crate::storage::{Compare, DynStorage, KeyValue, RangeRequest, Revision, Txn, TxnResult};
@@ -30,8 +31,8 @@ pub struct Continue {
 }
 
 /// One page of a list.
-pub struct Page {
-    pub items: Vec<Value>,
+pub struct Page<T = Value> {
+    pub items: Vec<T>,
     pub revision: Revision,
     /// Key to continue after, when more items follow.
     pub continue_after: Option<String>,
@@ -84,8 +85,42 @@ impl ObjectStore {
         ns: Option<&str>,
         start: Option<Continue>,
         limit: usize,
-        mut keep: impl FnMut(&Value) -> bool,
+        keep: impl FnMut(&Value) -> bool,
     ) -> ApiResult<Page> {
+        let decode = |kv: &KeyValue| Self::decode(def, kv);
+        self.list_with(def, ns, start, limit, decode, keep).await
+    }
+
+    /// Every object of a list as served JSON, without decoding: for lists
+    /// that select everything of a resource served as stored.
+    pub async fn list_raw(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        start: Option<Continue>,
+        limit: usize,
+    ) -> ApiResult<Page<Vec<u8>>> {
+        let encode = |kv: &KeyValue| {
+            let mut out = Vec::with_capacity(kv.value.len() + 32);
+            raw_json::write_with_resource_version(&kv.value, kv.mod_revision, &mut out)
+                .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
+            Ok(out)
+        };
+        self.list_with(def, ns, start, limit, encode, |_| true)
+            .await
+    }
+
+    /// Pages through `def`'s keys, converting each object with `convert`
+    /// (in parallel for large ranges) and keeping those `keep` accepts.
+    async fn list_with<T: Send>(
+        &self,
+        def: &ResourceDef,
+        ns: Option<&str>,
+        start: Option<Continue>,
+        limit: usize,
+        convert: impl Fn(&KeyValue) -> ApiResult<T> + Sync,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> ApiResult<Page<T>> {
         let prefix = def.key_prefix(ns);
         let mut items = Vec::new();
         let mut cursor = start.as_ref().map(|c| c.after.clone());
@@ -109,11 +144,7 @@ impl ObjectStore {
                 .await?;
             first_revision.get_or_insert(resp.revision);
             let mut last_key = None;
-            for (kv, obj) in resp
-                .kvs
-                .iter()
-                .zip(parallel::map(&resp.kvs, |kv| Self::decode(def, kv)))
-            {
+            for (kv, obj) in resp.kvs.iter().zip(parallel::map(&resp.kvs, &convert)) {
                 last_key = Some(kv.key.clone());
                 let obj = obj?;
                 if keep(&obj) {
