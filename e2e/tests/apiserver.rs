@@ -1893,3 +1893,114 @@ fn deleting_a_namespace_removes_its_contents() {
         r#"Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted"#
     );
 }
+
+/// Plain lists are served from the stored bytes (no decoding); they must be
+/// the very objects a get returns. `as=PartialObjectMetadata(List)` (client-go
+/// metadata informers, kube-rs `metadata_watcher`) gives metadata only.
+#[test]
+fn lists_match_gets_and_metadata_only_reads() {
+    let c = Cluster::start();
+    for name in ["m1", "m2"] {
+        let o = c.kubectl(["create", "configmap", name, "--from-literal=k=v\"quoted\""]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+    }
+    let o = c.kubectl(["label", "configmap", "m2", "tier=back"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let token = c.token();
+    let get = |path: &str, accept: &str| {
+        let r = c.curl_args(
+            "GET",
+            path,
+            Some(&token),
+            None,
+            &["-H", &format!("Accept: {accept}")],
+        );
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.json()
+    };
+    let list = get("/api/v1/namespaces/default/configmaps", "application/json");
+    assert_eq!(list["kind"], "ConfigMapList", "{list}");
+    let items = list["items"].as_array().expect("items");
+    let names: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["metadata"]["name"].as_str())
+        .collect();
+    assert!(names.contains(&"m1") && names.contains(&"m2"), "{list}");
+    for item in items {
+        let name = item["metadata"]["name"].as_str().unwrap_or_default();
+        let one = get(
+            &format!("/api/v1/namespaces/default/configmaps/{name}"),
+            "application/json",
+        );
+        assert_eq!(*item, one, "list item and get differ for {name}");
+    }
+
+    let partial = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+    let check_partial = |list: &serde_json::Value, expect: &[&str]| {
+        assert_eq!(list["kind"], "PartialObjectMetadataList", "{list}");
+        assert_eq!(list["apiVersion"], "meta.k8s.io/v1", "{list}");
+        let items = list["items"].as_array().expect("items");
+        let mut names = Vec::new();
+        for item in items {
+            assert_eq!(item["kind"], "PartialObjectMetadata", "{item}");
+            assert!(item.get("data").is_none(), "metadata only: {item}");
+            assert!(resource_version(item) > 0, "{item}");
+            names.push(
+                item["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        for e in expect {
+            assert!(names.iter().any(|n| n == e), "{e} missing from {list}");
+        }
+        names
+    };
+    // Everything (served from stored bytes) and a selection (decoded).
+    check_partial(
+        &get("/api/v1/namespaces/default/configmaps", partial),
+        &["m1", "m2"],
+    );
+    let selected = check_partial(
+        &get(
+            "/api/v1/namespaces/default/configmaps?labelSelector=tier%3Dback",
+            partial,
+        ),
+        &["m2"],
+    );
+    assert_eq!(selected, ["m2"]);
+    let one = get(
+        "/api/v1/namespaces/default/configmaps/m2",
+        "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+    );
+    assert_eq!(one["kind"], "PartialObjectMetadata", "{one}");
+    assert_eq!(one["metadata"]["labels"]["tier"], "back", "{one}");
+    assert!(one.get("data").is_none(), "{one}");
+
+    // Watch events carry metadata only too.
+    let rv = resource_version(&one);
+    let o = c.kubectl(["label", "configmap", "m2", "tier=front", "--overwrite"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let r = c.curl_args(
+        "GET",
+        &format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1"),
+        Some(&token),
+        None,
+        &["-H", "Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let event: serde_json::Value = r
+        .body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("watch event is JSON"))
+        .expect("one event");
+    assert_eq!(event["type"], "MODIFIED", "{event}");
+    assert_eq!(event["object"]["kind"], "PartialObjectMetadata", "{event}");
+    assert_eq!(
+        event["object"]["metadata"]["labels"]["tier"], "front",
+        "{event}"
+    );
+    assert!(event["object"].get("data").is_none(), "{event}");
+}

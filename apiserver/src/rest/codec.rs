@@ -13,6 +13,9 @@ pub enum Format {
     Yaml,
     /// meta.k8s.io/v1 Table (`as=Table`), with the object included as given.
     Table(IncludeObject),
+    /// meta.k8s.io/v1 PartialObjectMetadata(List): objects as their
+    /// metadata only, for reads (writes answer with the whole object).
+    Metadata,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,12 @@ pub fn negotiate(headers: &HeaderMap, include: Option<&str>) -> ApiResult<Format
                     _ => IncludeObject::Metadata,
                 };
                 return Ok(Format::Table(inc));
+            }
+            ("application/json", Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
+                if matches!(param("v"), Some("v1") | Some("v1beta1"))
+                    && param("g") == Some("meta.k8s.io") =>
+            {
+                return Ok(Format::Metadata)
             }
             ("application/json", None) | ("*/*", None) | ("application/*", None) => {
                 return Ok(Format::Json)

@@ -8,6 +8,7 @@ pub mod meta;
 pub mod node_proxy;
 pub mod object_store;
 pub mod parallel;
+pub mod partial_metadata;
 pub mod patch_apply;
 pub mod protobuf;
 pub mod raw_json;

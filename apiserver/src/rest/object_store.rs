@@ -91,19 +91,25 @@ impl ObjectStore {
         self.list_with(def, ns, start, limit, decode, keep).await
     }
 
-    /// Every object of a list as served JSON, without decoding: for lists
-    /// that select everything of a resource served as stored.
+    /// Every object of a list as served JSON (or as PartialObjectMetadata),
+    /// without decoding: for lists that select everything of a resource
+    /// served as stored.
     pub async fn list_raw(
         &self,
         def: &ResourceDef,
         ns: Option<&str>,
         start: Option<Continue>,
         limit: usize,
+        metadata_only: bool,
     ) -> ApiResult<Page<Vec<u8>>> {
         let encode = |kv: &KeyValue| {
             let mut out = Vec::with_capacity(kv.value.len() + 32);
-            raw_json::write_with_resource_version(&kv.value, kv.mod_revision, &mut out)
-                .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
+            let (raw, rev) = (&kv.value[..], kv.mod_revision);
+            match metadata_only {
+                true => raw_json::write_partial_metadata(raw, rev, &mut out),
+                false => raw_json::write_with_resource_version(raw, rev, &mut out),
+            }
+            .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
             Ok(out)
         };
         self.list_with(def, ns, start, limit, encode, |_| true)

@@ -5,6 +5,7 @@
 //! `metadata.resourceVersion`, which is spliced in here, keeping every other
 //! byte and the field order as stored.
 
+use super::partial_metadata;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -36,20 +37,15 @@ impl<'de> Deserialize<'de> for Members<'de> {
 
 /// Appends the stored object `raw` to `out` with `metadata.resourceVersion`
 /// set to `rev` (where decoding and re-encoding would put it: in place, or
-/// as the last metadata member). Objects without a metadata object are copied
-/// unchanged, as the decoding path leaves them.
+/// as the last metadata member). Objects without a metadata object are
+/// copied unchanged, as the decoding path leaves them.
 pub fn write_with_resource_version(
     raw: &[u8],
     rev: u64,
     out: &mut Vec<u8>,
 ) -> serde_json::Result<()> {
     let top: Members = serde_json::from_slice(raw)?;
-    let Some(meta) = top
-        .0
-        .iter()
-        .find(|(k, _)| k == "metadata")
-        .and_then(|(_, v)| serde_json::from_str::<Members>(v.get()).ok())
-    else {
+    let Some(meta) = metadata(&top) else {
         out.extend_from_slice(raw);
         return Ok(());
     };
@@ -60,27 +56,56 @@ pub fn write_with_resource_version(
         }
         serde_json::to_writer(&mut *out, key)?;
         out.push(b':');
-        if key != "metadata" {
-            out.extend_from_slice(value.get().as_bytes());
-            continue;
+        match key == "metadata" {
+            true => write_metadata(&meta, rev, out)?,
+            false => out.extend_from_slice(value.get().as_bytes()),
         }
-        let version = format!("\"{rev}\"");
-        let has_version = meta.0.iter().any(|(k, _)| k == "resourceVersion");
-        let members = meta.0.iter().map(|(k, v)| match k == "resourceVersion" {
-            true => (k.as_ref(), version.as_str()),
-            false => (k.as_ref(), v.get()),
-        });
-        let appended = (!has_version).then_some(("resourceVersion", version.as_str()));
-        out.push(b'{');
-        for (j, (key, value)) in members.chain(appended).enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            serde_json::to_writer(&mut *out, key)?;
-            out.push(b':');
-            out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends the stored object `raw` as a meta.k8s.io/v1 PartialObjectMetadata
+/// with `metadata.resourceVersion` set to `rev`.
+pub fn write_partial_metadata(raw: &[u8], rev: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let top: Members = serde_json::from_slice(raw)?;
+    let meta = metadata(&top).unwrap_or(Members(Vec::new()));
+    out.extend_from_slice(
+        format!(
+            "{{\"kind\":\"{}\",\"apiVersion\":\"{}\",\"metadata\":",
+            partial_metadata::KIND,
+            partial_metadata::API_VERSION
+        )
+        .as_bytes(),
+    );
+    write_metadata(&meta, rev, out)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// The members of the object's metadata, if it is an object.
+fn metadata<'a>(top: &Members<'a>) -> Option<Members<'a>> {
+    let (_, raw) = top.0.iter().find(|(k, _)| k == "metadata")?;
+    serde_json::from_str::<Members>(raw.get()).ok()
+}
+
+/// Writes the metadata members with the resourceVersion set to `rev`.
+fn write_metadata(meta: &Members, rev: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    let version = format!("\"{rev}\"");
+    let has_version = meta.0.iter().any(|(k, _)| k == "resourceVersion");
+    let members = meta.0.iter().map(|(k, v)| match k == "resourceVersion" {
+        true => (k.as_ref(), version.as_str()),
+        false => (k.as_ref(), v.get()),
+    });
+    let appended = (!has_version).then_some(("resourceVersion", version.as_str()));
+    out.push(b'{');
+    for (j, (key, value)) in members.chain(appended).enumerate() {
+        if j > 0 {
+            out.push(b',');
         }
-        out.push(b'}');
+        serde_json::to_writer(&mut *out, key)?;
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
     }
     out.push(b'}');
     Ok(())
@@ -131,5 +156,26 @@ mod tests {
         let mut out = Vec::new();
         assert!(write_with_resource_version(b"{\"metadata\": ", 1, &mut out).is_err());
         assert!(write_with_resource_version(b"[1,2]", 1, &mut out).is_err());
+    }
+
+    #[test]
+    fn partial_metadata_as_the_decoding_path_serves_it() {
+        let obj = json!({"apiVersion": "v1", "kind": "Service",
+                         "metadata": {"name": "web", "namespace": "default", "uid": "u1",
+                                      "ownerReferences": [{"kind": "X", "name": "x", "uid": "u0"}]},
+                         "spec": {"selector": {"app": "web"}}});
+        let raw = serde_json::to_vec(&obj).unwrap();
+        let mut out = Vec::new();
+        write_partial_metadata(&raw, 9, &mut out).unwrap();
+        let mut served = obj.clone();
+        crate::rest::object_store::set_resource_version(&mut served, 9);
+        let expected = serde_json::to_vec(
+            &crate::rest::partial_metadata::PartialObjectMetadata::of(&served),
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 use super::codec::{respond, Format};
 use super::object_store::{Continue, ObjectStore, Page};
+use super::partial_metadata::{self, PartialObjectMetadata};
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
@@ -37,6 +38,7 @@ pub fn render_one(ri: &RequestInfo, obj: Value, format: Format) -> Response {
             );
             respond(StatusCode::OK, &table, format)
         }
+        Format::Metadata => respond(StatusCode::OK, &PartialObjectMetadata::of(&obj), format),
         _ => respond(StatusCode::OK, &obj, format),
     }
 }
@@ -100,13 +102,15 @@ pub async fn list(
         StatusCode::GONE if continued => ApiError::gone(CONTINUE_EXPIRED),
         _ => e,
     };
-    if format == Format::Json && sel.is_everything() && ri.def.strategy.served_as_stored() {
+    let raw = matches!(format, Format::Json | Format::Metadata);
+    if raw && sel.is_everything() && ri.def.strategy.served_as_stored() {
+        let metadata_only = format == Format::Metadata;
         let page = st
             .store
-            .list_raw(ri.def, ri.namespace.as_deref(), start, limit)
+            .list_raw(ri.def, ri.namespace.as_deref(), start, limit, metadata_only)
             .await
             .map_err(gone)?;
-        return Ok(raw_list(ri, &page));
+        return Ok(raw_list(ri, &page, metadata_only));
     }
     let page = st
         .store
@@ -122,6 +126,16 @@ pub async fn list(
             &to_table(ri.def, &page.items, inc, list_meta, true),
             format,
         ),
+        Format::Metadata => {
+            let items: Vec<_> = page.items.iter().map(PartialObjectMetadata::of).collect();
+            let list = List {
+                kind: partial_metadata::LIST_KIND.to_string(),
+                api_version: partial_metadata::API_VERSION.to_string(),
+                metadata: list_meta,
+                items: &items,
+            };
+            respond(StatusCode::OK, &list, format)
+        }
         _ => respond(
             StatusCode::OK,
             &List {
@@ -150,10 +164,17 @@ fn list_meta<T>(page: &Page<T>) -> Value {
 }
 
 /// A JSON list of objects already encoded as served.
-fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>) -> Response {
+fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, metadata_only: bool) -> Response {
+    let (kind, api_version) = match metadata_only {
+        true => (
+            partial_metadata::LIST_KIND.to_string(),
+            partial_metadata::API_VERSION.to_string(),
+        ),
+        false => (format!("{}List", ri.def.kind), ri.def.api_version()),
+    };
     let head = json!({
-        "kind": format!("{}List", ri.def.kind),
-        "apiVersion": ri.def.api_version(),
+        "kind": kind,
+        "apiVersion": api_version,
         "metadata": list_meta(page),
     });
     let mut body = serde_json::to_vec(&head).unwrap_or_default();
@@ -178,11 +199,11 @@ fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>) -> Response {
 /// A list response, serialized without copying its items.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct List<'a> {
+struct List<'a, T: serde::Serialize> {
     kind: String,
     api_version: String,
     metadata: Value,
-    items: &'a [Value],
+    items: &'a [T],
 }
 
 /// All objects matching a selection (for deletecollection and internal use).

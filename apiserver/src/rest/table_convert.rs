@@ -5,11 +5,11 @@
 //! (a 10k-Service list spent most of its time copying).
 
 use super::codec::IncludeObject;
+use super::partial_metadata::PartialObjectMetadata;
 use crate::registry::ResourceDef;
 use crate::table::{printer_for, Column};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::OnceLock;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,14 +37,6 @@ enum RowObject<'a> {
     Metadata(PartialObjectMetadata<'a>),
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PartialObjectMetadata<'a> {
-    kind: &'static str,
-    api_version: &'static str,
-    metadata: &'a Value,
-}
-
 /// A Table for `items`, with `list_meta` (resourceVersion, continue) as its metadata.
 pub fn to_table<'a>(
     def: &ResourceDef,
@@ -60,11 +52,7 @@ pub fn to_table<'a>(
         object: match include {
             IncludeObject::None => None,
             IncludeObject::Object => Some(RowObject::Object(obj)),
-            IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata {
-                kind: "PartialObjectMetadata",
-                api_version: "meta.k8s.io/v1",
-                metadata: obj.get("metadata").unwrap_or_else(|| empty_object()),
-            })),
+            IncludeObject::Metadata => Some(RowObject::Metadata(PartialObjectMetadata::of(obj))),
         },
     });
     Table {
@@ -78,9 +66,4 @@ pub fn to_table<'a>(
         },
         rows,
     }
-}
-
-fn empty_object() -> &'static Value {
-    static EMPTY: OnceLock<Value> = OnceLock::new();
-    EMPTY.get_or_init(|| Value::Object(Default::default()))
 }

@@ -8,6 +8,7 @@
 
 use super::codec::Format;
 use super::object_store::{set_resource_version, ObjectStore};
+use super::partial_metadata::{self, PartialObjectMetadata};
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
@@ -198,6 +199,10 @@ impl Encoder {
                     object: &table,
                 })
             }
+            Format::Metadata => serde_json::to_vec(&WatchLine {
+                kind,
+                object: &PartialObjectMetadata::of(obj),
+            }),
             _ => serde_json::to_vec(&WatchLine { kind, object: obj }),
         }
         .unwrap_or_default();
@@ -214,6 +219,11 @@ impl Encoder {
             Format::Table(_) => {
                 json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": [], "rows": []})
             }
+            Format::Metadata => json!({
+                "kind": partial_metadata::KIND,
+                "apiVersion": partial_metadata::API_VERSION,
+                "metadata": meta,
+            }),
             _ => json!({"kind": self.def_kind, "apiVersion": self.api_version, "metadata": meta}),
         };
         let mut out =

@@ -15,8 +15,10 @@ pub mod graph;
 use crate::ControllerOptions;
 use futures::StreamExt;
 use graph::{Graph, Node, OwnerState, Verdict, FOREGROUND, ORPHAN};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, PartialObjectMeta, Patch, PatchParams, Preconditions,
+};
 use kube::discovery::{verbs, ApiResource, Discovery, Scope};
 use kube::runtime::watcher;
 use kube::runtime::WatchStreamExt;
@@ -56,8 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-fn node_of(resource: usize, obj: &DynamicObject) -> Option<Node> {
-    let m = &obj.metadata;
+fn node_of(resource: usize, m: &ObjectMeta) -> Option<Node> {
     Some(Node {
         resource,
         namespace: m.namespace.clone(),
@@ -412,7 +413,11 @@ pub(crate) async fn start(
         let (sync_tx, sync_rx) = tokio::sync::watch::channel(false);
         synced.push(sync_rx);
         let gc = gc.clone();
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &gc.resources[idx].ar);
+        // Metadata only (PartialObjectMetadata), as kube-controller-
+        // manager's metadata informers: the graph needs owners, uids and
+        // finalizers, not whole objects of every resource.
+        let api: Api<PartialObjectMeta<DynamicObject>> =
+            Api::all_with(client.clone(), &gc.resources[idx].ar);
         tasks.push(tokio::spawn(async move {
             let mut stream = watcher(api, watcher::Config::default())
                 .default_backoff()
@@ -421,7 +426,7 @@ pub(crate) async fn start(
             while let Some(ev) = stream.next().await {
                 match ev {
                     Ok(watcher::Event::Apply(o)) => {
-                        if let Some(n) = node_of(idx, &o) {
+                        if let Some(n) = node_of(idx, &o.metadata) {
                             gc.applied(n);
                         }
                     }
@@ -432,7 +437,7 @@ pub(crate) async fn start(
                     }
                     Ok(watcher::Event::Init) => seen.clear(),
                     Ok(watcher::Event::InitApply(o)) => {
-                        if let Some(n) = node_of(idx, &o) {
+                        if let Some(n) = node_of(idx, &o.metadata) {
                             seen.insert(n.uid.clone());
                             gc.applied(n);
                         }
