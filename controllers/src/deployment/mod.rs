@@ -21,7 +21,7 @@ pub mod rollout;
 
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::util::{owner, selector};
 use crate::ControllerOptions;
 use futures::StreamExt;
@@ -38,6 +38,7 @@ struct Ctx {
     rss: Store<ReplicaSet>,
     deployments: Store<Deployment>,
     events: Events,
+    synced: CachesSynced,
 }
 
 type Res<T> = Result<T, ReconcileError>;
@@ -55,6 +56,7 @@ pub(crate) async fn start(
         watcher::Config::default(),
     );
     let ctx = Arc::new(Ctx {
+        synced: CachesSynced::new(&[&d_synced, &rs_synced]),
         client: client.clone(),
         rss: rs_store,
         deployments: d_store.clone(),
@@ -128,6 +130,9 @@ struct Sync<'a> {
 }
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Res<Action> {
+    if !ctx.synced.all() {
+        return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
     let ns = d.metadata.namespace.clone().unwrap_or_default();
     let mut s = Sync {
         ctx: &ctx,

@@ -13,7 +13,7 @@ use crate::pod_services::{selector_of, PodServiceIndex};
 use crate::trigger_time::TriggerTimeTracker;
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::ControllerOptions;
 use compute::Decision;
 use futures::{StreamExt, TryStreamExt};
@@ -33,6 +33,7 @@ struct Ctx {
     endpoints: Store<Endpoints>,
     trigger: TriggerTimeTracker,
     events: Events,
+    synced: CachesSynced,
 }
 
 pub(crate) async fn start(
@@ -61,6 +62,7 @@ pub(crate) async fn start(
     let endpoints = endpoints.touched_objects();
 
     let ctx = Arc::new(Ctx {
+        synced: CachesSynced::new(&[&svc_synced, &pod_synced, &ep_synced]),
         client: client.clone(),
         index: PodServiceIndex::new(svc_store.clone(), pod_store.clone()),
         endpoints: ep_store.clone(),
@@ -134,6 +136,9 @@ fn error_policy(_svc: Arc<Service>, err: &ReconcileError, _ctx: Arc<Ctx>) -> Act
 }
 
 async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    if !ctx.synced.all() {
+        return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();
     let name = svc.metadata.name.clone().unwrap_or_default();
     let spec_type = svc.spec.as_ref().and_then(|s| s.type_.as_deref());

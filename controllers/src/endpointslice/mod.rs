@@ -21,7 +21,7 @@ use crate::pod_services::{selector_of, PodServiceIndex};
 use crate::trigger_time::TriggerTimeTracker;
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::ControllerOptions;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -45,6 +45,7 @@ struct Ctx {
     trigger: TriggerTimeTracker,
     max_per_slice: usize,
     events: Events,
+    synced: CachesSynced,
 }
 
 fn managed_service_of(slice: &EndpointSlice) -> Option<ObjectRef<Service>> {
@@ -96,6 +97,7 @@ pub(crate) async fn start(
     let nodes = nodes.for_each(|_| futures::future::ready(()));
 
     let ctx = Arc::new(Ctx {
+        synced: CachesSynced::new(&[&svc_synced, &pod_synced, &slice_synced, &node_synced]),
         client: client.clone(),
         index: PodServiceIndex::new(svc_store.clone(), pod_store.clone()),
         slices: slice_store.clone(),
@@ -155,6 +157,9 @@ fn error_policy(_svc: Arc<Service>, err: &ReconcileError, _ctx: Arc<Ctx>) -> Act
 }
 
 async fn reconcile_service(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    if !ctx.synced.all() {
+        return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();
     let name = svc.metadata.name.clone().unwrap_or_default();
     let spec_type = svc.spec.as_ref().and_then(|s| s.type_.as_deref());

@@ -13,7 +13,7 @@ pub mod decide;
 
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::util::{owner, pod as podutil};
 use crate::ControllerOptions;
 use decide::Claim;
@@ -41,6 +41,7 @@ struct Ctx {
     rss: Store<ReplicaSet>,
     expectations: Mutex<HashMap<String, Expectation>>,
     events: Events,
+    synced: CachesSynced,
 }
 
 const EXPECTATION_TTL: Duration = Duration::from_secs(30);
@@ -91,6 +92,7 @@ pub(crate) async fn start(
     let (pod_store, pod_synced, pods) =
         cached(Api::<Pod>::all(client.clone()), watcher::Config::default());
     let ctx = Arc::new(Ctx {
+        synced: CachesSynced::new(&[&rs_synced, &pod_synced]),
         client: client.clone(),
         pods: pod_store,
         rss: rs_store.clone(),
@@ -142,6 +144,9 @@ fn rs_for_pod(rss: &Store<ReplicaSet>, p: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
 }
 
 async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    if !ctx.synced.all() {
+        return Ok(Action::requeue(CACHE_SYNC_RETRY));
+    }
     let ns = rs.metadata.namespace.clone().unwrap_or_default();
     let name = rs.metadata.name.clone().unwrap_or_default();
     let key = format!("{ns}/{name}");

@@ -30,6 +30,33 @@ impl Synced {
     }
 }
 
+impl Synced {
+    fn is_synced(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Whether every cache a controller reads has listed once. kube-rs's
+/// Controller reconciles as soon as its main stream yields, possibly before
+/// the other caches have listed; a reconcile then would act on a partial
+/// view (write empty Endpoints, create extra pods), so reconcilers wait for
+/// this as kube-controller-manager's workers wait for `WaitForCacheSync`.
+#[derive(Clone)]
+pub struct CachesSynced(Vec<Synced>);
+
+/// How soon a reconcile that came before the caches synced runs again.
+pub const CACHE_SYNC_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl CachesSynced {
+    pub fn new(all: &[&Synced]) -> Self {
+        CachesSynced(all.iter().map(|s| (*s).clone()).collect())
+    }
+
+    pub fn all(&self) -> bool {
+        self.0.iter().all(Synced::is_synced)
+    }
+}
+
 /// Waits for every cache in `all`.
 pub async fn wait_all(all: Vec<Synced>) -> anyhow::Result<()> {
     for s in all {
