@@ -5,12 +5,6 @@ mod cli;
 
 use clap::Parser;
 
-/// mimalloc for the whole process: the API server builds and drops large
-/// JSON trees from many threads, where glibc's allocator fragmented (RSS)
-/// and spent much of a large list's time consolidating free chunks.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     // Builtin images and busybox applets run as `mkube builtin ...` or under
     // an applet's name; they never reach the command-line parser.
