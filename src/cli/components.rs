@@ -162,17 +162,9 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("starting the node agent")?;
-        let proxy = nodeagent::proxy::start(
-            client,
-            nodeagent::proxy::ProxyOptions {
-                node_name: args.node.node_name(),
-                nodeport_addresses: args.node.nodeport_addresses(),
-                mode: args.node.proxy_mode,
-                status_address: args.node.proxy_metrics_address(),
-            },
-        )
-        .await
-        .context("starting the service proxy")?;
+        let proxy = nodeagent::proxy::start(client, args.node.proxy_options())
+            .await
+            .context("starting the service proxy")?;
         println!(
             "mkube node agent {} is running (endpoint {}, service proxy /metrics and /healthz at http://{})",
             args.node.node_name(),

@@ -174,17 +174,22 @@ impl NodeArgs {
         })
     }
 
-    /// Where the proxy's `/metrics` and `/healthz` listen.
-    pub fn proxy_metrics_address(&self) -> std::net::SocketAddr {
-        self.proxy_metrics_bind_address
-            .unwrap_or(std::net::SocketAddr::new(self.node_ip, 0))
-    }
-
-    pub fn nodeport_addresses(&self) -> Vec<std::net::IpAddr> {
-        if self.nodeport_addresses.is_empty() {
+    /// The service proxy of this node: NodePorts on `--nodeport-addresses`
+    /// (default the node IP), `/metrics` and `/healthz` on
+    /// `--proxy-metrics-bind-address` (default the node IP, a kernel-picked port).
+    pub fn proxy_options(&self) -> nodeagent::proxy::ProxyOptions {
+        let nodeport_addresses = if self.nodeport_addresses.is_empty() {
             vec![self.node_ip]
         } else {
             self.nodeport_addresses.clone()
+        };
+        nodeagent::proxy::ProxyOptions {
+            node_name: self.node_name(),
+            nodeport_addresses,
+            mode: self.proxy_mode,
+            status_address: self
+                .proxy_metrics_bind_address
+                .unwrap_or(std::net::SocketAddr::new(self.node_ip, 0)),
         }
     }
 }

@@ -62,17 +62,9 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
             let (proxy, control_loops) = tokio::try_join!(
                 async {
-                    nodeagent::proxy::start(
-                        client.clone(),
-                        nodeagent::proxy::ProxyOptions {
-                            node_name: args.node.node_name(),
-                            nodeport_addresses: args.node.nodeport_addresses(),
-                            mode: args.node.proxy_mode,
-                            status_address: args.node.proxy_metrics_address(),
-                        },
-                    )
-                    .await
-                    .context("starting the service proxy")
+                    nodeagent::proxy::start(client.clone(), args.node.proxy_options())
+                        .await
+                        .context("starting the service proxy")
                 },
                 // One process: no leader election needed.
                 super::components::start_control_loops(

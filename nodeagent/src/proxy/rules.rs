@@ -1,12 +1,11 @@
-//! What the proxy must forward, as a pure function of Services and
+//! What the proxy must forward, as a pure function of a Service and its
 //! EndpointSlices (kube-proxy's service and endpoints change trackers folded
-//! into one snapshot). Both the userspace mode and a future kernel mode apply
-//! these rules; they are tested here on their own.
+//! into one snapshot per Service; `syncer.rs` decides which Services to
+//! recompute). Both the userspace mode and a future kernel mode apply these
+//! rules; they are tested here on their own.
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use std::borrow::Borrow;
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -69,12 +68,6 @@ pub struct HealthCheck {
     pub local_endpoints: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ProxyRules {
-    pub frontends: Vec<Frontend>,
-    pub health_checks: Vec<HealthCheck>,
-}
-
 /// The node the rules are computed for.
 #[derive(Debug, Clone)]
 pub struct NodeView {
@@ -119,41 +112,6 @@ pub fn slice_service(slice: &EndpointSlice) -> Option<ServiceKey> {
         slice.metadata.namespace.clone().unwrap_or_default(),
         name.clone(),
     ))
-}
-
-/// Computes the forwarding rules for `node`.
-///
-/// Generic over how the objects are held so the caller can pass its cache's
-/// `Arc`s: copying thousands of Services and slices on every sync cost more
-/// than computing the rules.
-pub fn compute<S: Borrow<Service>, E: Borrow<EndpointSlice>>(
-    services: &[S],
-    slices: &[E],
-    node: &NodeView,
-) -> ProxyRules {
-    let mut by_service: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
-    for slice in slices {
-        let slice: &EndpointSlice = slice.borrow();
-        if let Some(key) = slice_service(slice) {
-            by_service.entry(key).or_default().push(slice);
-        }
-    }
-    let mut rules = ProxyRules::default();
-    for svc in services {
-        let svc: &Service = svc.borrow();
-        let own = by_service
-            .get(&service_key(svc))
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let ServiceRules {
-            frontends,
-            health_check,
-        } = for_service(svc, own, node);
-        rules.frontends.extend(frontends);
-        rules.health_checks.extend(health_check);
-    }
-    rules.frontends.sort_by_key(Frontend::key);
-    rules
 }
 
 /// The rules of one Service, given the EndpointSlices that belong to it.
@@ -397,6 +355,39 @@ fn slice_endpoints(slices: &[&EndpointSlice]) -> Vec<SliceEndpoint> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Default)]
+    struct ProxyRules {
+        frontends: Vec<Frontend>,
+        health_checks: Vec<HealthCheck>,
+    }
+
+    /// The rules of a whole cluster: [`for_service`] over every Service,
+    /// with each slice given to the Service its label names.
+    fn compute(services: &[Service], slices: &[EndpointSlice], node: &NodeView) -> ProxyRules {
+        let mut by_service: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
+        for slice in slices {
+            if let Some(key) = slice_service(slice) {
+                by_service.entry(key).or_default().push(slice);
+            }
+        }
+        let mut rules = ProxyRules::default();
+        for svc in services {
+            let own = by_service
+                .get(&service_key(svc))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let ServiceRules {
+                frontends,
+                health_check,
+            } = for_service(svc, own, node);
+            rules.frontends.extend(frontends);
+            rules.health_checks.extend(health_check);
+        }
+        rules.frontends.sort_by_key(Frontend::key);
+        rules
+    }
 
     fn svc(v: serde_json::Value) -> Service {
         serde_json::from_value(v).unwrap()

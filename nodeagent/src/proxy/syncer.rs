@@ -17,13 +17,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub(super) struct Syncer {
-    pub services: Store<Service>,
-    pub slices: Store<EndpointSlice>,
-    pub node: NodeView,
-    pub proxy: UserspaceProxy,
-    pub tracker: Arc<ChangeTracker>,
-    pub metrics: ProxyMetrics,
-    pub health: ProxyHealth,
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    node: NodeView,
+    proxy: UserspaceProxy,
+    tracker: Arc<ChangeTracker>,
+    metrics: ProxyMetrics,
+    health: ProxyHealth,
     /// Each Service's rules as applied.
     applied: HashMap<ServiceKey, ServiceRules>,
     /// Services with a frontend that could not be served; retried next sync.

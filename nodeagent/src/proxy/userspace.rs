@@ -6,7 +6,7 @@
 //! with the backend they have); new connections see the new backends at once.
 //! UDP flows to removed backends are dropped.
 
-use super::rules::{Frontend, HealthCheck, Protocol, ProxyRules};
+use super::rules::{Frontend, HealthCheck, Protocol};
 use rand::seq::IndexedRandom;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -110,21 +110,6 @@ impl UserspaceProxy {
             health_address: Some(health_address),
             ..Default::default()
         }
-    }
-
-    /// Makes the listeners match `rules`.
-    pub async fn apply(&mut self, rules: &ProxyRules) -> ApplyReport {
-        let wanted: HashSet<(SocketAddr, Protocol)> =
-            rules.frontends.iter().map(Frontend::key).collect();
-        let unwanted: Vec<(SocketAddr, Protocol)> = self
-            .listeners
-            .keys()
-            .filter(|key| !wanted.contains(key))
-            .copied()
-            .collect();
-        let report = self.update(&unwanted, &rules.frontends).await;
-        self.apply_health(&rules.health_checks).await;
-        report
     }
 
     /// Stops the listeners of `removed`, then starts or retargets those of
@@ -452,24 +437,14 @@ mod tests {
         let b2 = echo_server("127.0.0.1").await;
         let front = free_addr("127.0.0.1");
         let mut proxy = UserspaceProxy::default();
-        let report = proxy
-            .apply(&ProxyRules {
-                frontends: vec![frontend(front, vec![b1])],
-                health_checks: vec![],
-            })
-            .await;
+        let report = proxy.update(&[], &[frontend(front, vec![b1])]).await;
         assert_eq!(report.added, 1);
         let mut c = TcpStream::connect(front).await.unwrap();
         c.write_all(b"hi").await.unwrap();
         let mut out = String::new();
         c.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, format!("{b1}:hi"));
-        proxy
-            .apply(&ProxyRules {
-                frontends: vec![frontend(front, vec![b2])],
-                health_checks: vec![],
-            })
-            .await;
+        proxy.update(&[], &[frontend(front, vec![b2])]).await;
         let mut c = TcpStream::connect(front).await.unwrap();
         c.write_all(b"again").await.unwrap();
         let mut out = String::new();
@@ -481,12 +456,7 @@ mod tests {
     async fn no_backend_resets_at_once() {
         let front = free_addr("127.0.0.1");
         let mut proxy = UserspaceProxy::default();
-        proxy
-            .apply(&ProxyRules {
-                frontends: vec![frontend(front, vec![])],
-                health_checks: vec![],
-            })
-            .await;
+        proxy.update(&[], &[frontend(front, vec![])]).await;
         let mut c = TcpStream::connect(front).await.unwrap();
         let mut buf = [0u8; 8];
         let r = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
