@@ -1978,8 +1978,28 @@ fn lists_match_gets_and_metadata_only_reads() {
     assert_eq!(one["metadata"]["labels"]["tier"], "back", "{one}");
     assert!(one.get("data").is_none(), "{one}");
 
+    // A write asked for metadata answers with metadata.
+    let r = c.curl_args(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/m1",
+        Some(&token),
+        Some((
+            "application/merge-patch+json",
+            r#"{"metadata":{"labels":{"x":"y"}}}"#,
+        )),
+        &[
+            "-H",
+            "Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let patched = r.json();
+    assert_eq!(patched["kind"], "PartialObjectMetadata", "{patched}");
+    assert_eq!(patched["metadata"]["labels"]["x"], "y", "{patched}");
+    assert!(patched.get("data").is_none(), "{patched}");
+
     // Watch events carry metadata only too.
-    let rv = resource_version(&one);
+    let rv = resource_version(&patched);
     let o = c.kubectl(["label", "configmap", "m2", "tier=front", "--overwrite"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let r = c.curl_args(

@@ -1,6 +1,7 @@
 //! Request body decoding and response encoding (JSON, YAML, Table), following
 //! the media types kube-apiserver negotiates.
 
+use super::partial_metadata::PartialObjectMetadata;
 use super::status::{ApiError, ApiResult};
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderMap, StatusCode};
@@ -122,6 +123,18 @@ pub fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
+}
+
+/// Replies with an object a write returned: as JSON or YAML, never as a
+/// Table (as kube-apiserver), as its PartialObjectMetadata when the client
+/// asked for metadata (a Status reply stays a Status).
+pub fn respond_object(code: StatusCode, obj: &Value, format: Format) -> Response {
+    let is_status = obj.get("kind").and_then(Value::as_str) == Some("Status");
+    match format {
+        Format::Table(_) => respond(code, obj, Format::Json),
+        Format::Metadata if !is_status => respond(code, &PartialObjectMetadata::of(obj), format),
+        _ => respond(code, obj, format),
+    }
 }
 
 /// Serializes `value` in the negotiated format (Table conversion happens before this).

@@ -1,7 +1,7 @@
 //! delete and deletecollection: preconditions, graceful deletion, finalizers
 //! and propagation policy (orphan/foreground leave work for the garbage collector).
 
-use super::codec::{respond, Format};
+use super::codec::{respond, respond_object, Format};
 use super::meta::{meta_mut, meta_str, now_rfc3339};
 use super::object_store::{resource_version, SideEffects};
 use super::read::select_all;
@@ -93,11 +93,7 @@ pub async fn delete(
     let opts = DeleteOptions::parse(q, body)?;
     let dry_run = q.dry_run()? || opts.dry_run;
     let out = delete_one(st, ri, ri.name(), &opts, dry_run).await?;
-    let format = match format {
-        Format::Table(_) => Format::Json,
-        f => f,
-    };
-    Ok(respond(StatusCode::OK, &out, format))
+    Ok(respond_object(StatusCode::OK, &out, format))
 }
 
 /// Deletes (or starts deleting) one object; returns what kube-apiserver returns.

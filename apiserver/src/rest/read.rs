@@ -110,7 +110,7 @@ pub async fn list(
             .list_raw(ri.def, ri.namespace.as_deref(), start, limit, metadata_only)
             .await
             .map_err(gone)?;
-        return Ok(raw_list(ri, &page, metadata_only));
+        return Ok(raw_list(ri, &page, format));
     }
     let page = st
         .store
@@ -128,22 +128,15 @@ pub async fn list(
         ),
         Format::Metadata => {
             let items: Vec<_> = page.items.iter().map(PartialObjectMetadata::of).collect();
-            let list = List {
-                kind: partial_metadata::LIST_KIND.to_string(),
-                api_version: partial_metadata::API_VERSION.to_string(),
-                metadata: list_meta,
-                items: &items,
-            };
-            respond(StatusCode::OK, &list, format)
+            respond(
+                StatusCode::OK,
+                &List::new(ri, format, list_meta, &items),
+                format,
+            )
         }
         _ => respond(
             StatusCode::OK,
-            &List {
-                kind: format!("{}List", ri.def.kind),
-                api_version: ri.def.api_version(),
-                metadata: list_meta,
-                items: &page.items,
-            },
+            &List::new(ri, format, list_meta, &page.items),
             format,
         ),
     };
@@ -164,23 +157,15 @@ fn list_meta<T>(page: &Page<T>) -> Value {
 }
 
 /// A JSON list of objects already encoded as served.
-fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, metadata_only: bool) -> Response {
-    let (kind, api_version) = match metadata_only {
-        true => (
-            partial_metadata::LIST_KIND.to_string(),
-            partial_metadata::API_VERSION.to_string(),
-        ),
-        false => (format!("{}List", ri.def.kind), ri.def.api_version()),
-    };
-    let head = json!({
-        "kind": kind,
-        "apiVersion": api_version,
-        "metadata": list_meta(page),
-    });
-    let mut body = serde_json::to_vec(&head).unwrap_or_default();
-    // Reopen the object to append the items.
-    body.pop();
-    body.extend_from_slice(b",\"items\":[");
+fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, format: Format) -> Response {
+    let (kind, api_version) = list_type(ri, format);
+    let mut body = format!(
+        "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
+        Value::from(kind),
+        Value::from(api_version),
+        list_meta(page)
+    )
+    .into_bytes();
     for (i, item) in page.items.iter().enumerate() {
         if i > 0 {
             body.push(b',');
@@ -196,6 +181,17 @@ fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, metadata_only: bool) -> Resp
         .into_response()
 }
 
+/// The kind and apiVersion of a list response in `format`.
+fn list_type(ri: &RequestInfo, format: Format) -> (String, String) {
+    match format {
+        Format::Metadata => (
+            partial_metadata::LIST_KIND.to_string(),
+            partial_metadata::API_VERSION.to_string(),
+        ),
+        _ => (format!("{}List", ri.def.kind), ri.def.api_version()),
+    }
+}
+
 /// A list response, serialized without copying its items.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -204,6 +200,18 @@ struct List<'a, T: serde::Serialize> {
     api_version: String,
     metadata: Value,
     items: &'a [T],
+}
+
+impl<'a, T: serde::Serialize> List<'a, T> {
+    fn new(ri: &RequestInfo, format: Format, metadata: Value, items: &'a [T]) -> Self {
+        let (kind, api_version) = list_type(ri, format);
+        List {
+            kind,
+            api_version,
+            metadata,
+            items,
+        }
+    }
 }
 
 /// All objects matching a selection (for deletecollection and internal use).

@@ -1,7 +1,7 @@
 //! create, update (PUT), patch: decode, default, validate, store — the write
 //! path every resource shares, with per-resource hooks from its strategy.
 
-use super::codec::{content_type, decode_body, respond, Format};
+use super::codec::{content_type, decode_body, respond, respond_object, Format};
 use super::meta::{
     self, bump_generation, check_namespace, check_type_meta, keep_server_fields, meta_str,
 };
@@ -35,7 +35,7 @@ pub async fn create(
     check_type_meta(def, &mut obj)?;
     let (obj, warnings) = normalize(def, obj, FieldValidation::parse(q.get("fieldValidation"))?)?;
     let created = create_object(st, def, ri.namespace.as_deref(), obj, q).await?;
-    let resp = respond(StatusCode::CREATED, &created, object_format(format));
+    let resp = respond_object(StatusCode::CREATED, &created, format);
     Ok(with_warnings(resp, &warnings))
 }
 
@@ -195,7 +195,7 @@ pub async fn update(
             return Err(ApiError::not_found(def.target(), ri.name()));
         }
         let created = create_object(st, def, ri.namespace.as_deref(), body_obj, q).await?;
-        let resp = respond(StatusCode::CREATED, &created, object_format(format));
+        let resp = respond_object(StatusCode::CREATED, &created, format);
         return Ok(with_warnings(resp, &warnings));
     }
     let sub = ri.subresource.clone();
@@ -256,11 +256,7 @@ pub async fn patch(
                 q,
             )
             .await?;
-            return Ok(respond(
-                StatusCode::CREATED,
-                &created,
-                object_format(format),
-            ));
+            return Ok(respond_object(StatusCode::CREATED, &created, format));
         }
         return Err(ApiError::not_found(def.target(), ri.name()));
     }

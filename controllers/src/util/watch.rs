@@ -28,9 +28,7 @@ impl Synced {
             .map(|_| ())
             .map_err(|_| anyhow::anyhow!("watch ended before the cache synced"))
     }
-}
 
-impl Synced {
     fn is_synced(&self) -> bool {
         *self.0.borrow()
     }
