@@ -75,15 +75,13 @@ fn running_container(
     pod_name: &str,
     container: &str,
 ) -> Result<Live, Box<Response>> {
-    let uid = indexed_pod(&st.ctx, ns, pod_name)
-        .and_then(|p| p.metadata.uid)
-        .ok_or_else(|| {
-            Box::new(status(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                pod_not_found(pod_name),
-            ))
-        })?;
+    let uid = indexed_uid(&st.ctx, ns, pod_name).ok_or_else(|| {
+        Box::new(status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            pod_not_found(pod_name),
+        ))
+    })?;
     st.ctx
         .live
         .lock()
@@ -159,8 +157,8 @@ fn instance_file(dir: &std::path::Path, restart: i32) -> PathBuf {
     dir.join(format!("{restart}.log"))
 }
 
-/// The pod `ns/name` if it runs on this node.
-fn indexed_pod(ctx: &Ctx, ns: &str, name: &str) -> Option<k8s_openapi::api::core::v1::Pod> {
+/// The uid of the pod `ns/name` if it runs on this node.
+fn indexed_uid(ctx: &Ctx, ns: &str, name: &str) -> Option<String> {
     ctx.index
         .lock()
         .ok()
@@ -179,10 +177,9 @@ async fn port_forward(
     if !authorized(req.headers(), &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+    let Some(uid) = indexed_uid(&st.ctx, &ns, &pod_name) else {
         return status(StatusCode::NOT_FOUND, "NotFound", pod_not_found(&pod_name));
     };
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
     let ip = st.ctx.ipam.lock().ok().and_then(|i| i.ip_of(&uid));
     let Some(ip) = ip else {
         return status(
@@ -208,10 +205,9 @@ async fn container_logs(
     if !authorized(&headers, &st.token) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized".into());
     }
-    let Some(pod) = indexed_pod(&st.ctx, &ns, &pod_name) else {
+    let Some(uid) = indexed_uid(&st.ctx, &ns, &pod_name) else {
         return text(StatusCode::NOT_FOUND, pod_not_found(&pod_name));
     };
-    let uid = pod.metadata.uid.clone().unwrap_or_default();
     let live = st
         .ctx
         .live
@@ -243,7 +239,7 @@ async fn container_logs(
         timestamps: parse_bool(q.get("timestamps")),
         limit_bytes: q.get("limitBytes").and_then(|v| v.parse().ok()),
     };
-    let dir = st.ctx.log_dir(&pod).join(&container);
+    let dir = st.ctx.log_dir_of(&ns, &pod_name, &uid).join(&container);
     let restart = if opts.previous {
         // Like the kubelet: lastState's instance, which in back-off is the
         // last one that ran.

@@ -87,6 +87,76 @@ impl BenchCluster {
     }
 }
 
+/// A second node: `mkube nodeagent` as its own process against a
+/// [`BenchCluster`], so the agent's memory is measured apart from the API
+/// server and controllers. Killed on drop (its pods die with it).
+pub struct BenchAgent {
+    child: Child,
+}
+
+impl BenchAgent {
+    /// Starts the agent and waits until its Node is Ready.
+    pub async fn start(
+        cluster: &BenchCluster,
+        node_name: &str,
+        node_ip: &str,
+        extra_args: &[String],
+    ) -> anyhow::Result<BenchAgent> {
+        let token = std::fs::read_to_string(cluster.data_dir.join("pki/token"))
+            .context("reading the cluster token")?;
+        let dir = cluster.data_dir.join(node_name);
+        std::fs::create_dir_all(&dir)?;
+        let log = std::fs::File::create(dir.join("bench-agent.log"))?;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["nodeagent", "--kubeconfig"])
+            .arg(cluster.data_dir.join("kubeconfig"))
+            .args(["--node-name", node_name, "--node-ip", node_ip, "--data-dir"])
+            .arg(&dir)
+            .args(["--agent-token", token.trim()])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting mkube nodeagent")?;
+        let agent = BenchAgent { child };
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+            kube::Api::all(cluster.client().await?);
+        let started = Instant::now();
+        while !node_ready(nodes.get_opt(node_name).await?) {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "node {node_name} not Ready after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(agent)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM and wait: the agent stops its pods on the way out.
+    pub fn stop(mut self) {
+        // SAFETY: signalling our own child by pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BenchAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn node_ready(node: Option<k8s_openapi::api::core::v1::Node>) -> bool {
+    node.and_then(|n| n.status?.conditions)
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 /// Resident set size of a process, in KiB.
 pub fn rss_kib_of(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -1,14 +1,18 @@
 //! The pods benchmark (issue #5): real pods of builtin images, run as
 //! processes by the node agent of a real `mkube up`.
 //!
+//! The pods run on a second node whose agent is its own `mkube nodeagent`
+//! process, so that the agent's memory is measured apart from the API
+//! server and controllers (the issue's "agent overhead per pod").
+//!
 //! Measured: create-to-Ready latency, one pod at a time (the create request
 //! sent to the watch event showing the pod Ready), per image; then N pods at
 //! once through a Deployment, the time until all are Ready, and the memory
-//! of the `mkube up` process (API server, controllers and agent) before and
-//! with them, next to the pod processes' own. Everything is deleted and the
-//! cluster stopped at the end; a pod process left behind is an error.
+//! of the agent and of the `mkube up` process before and with them, next to
+//! the pod processes' own. Everything is deleted and the cluster stopped at
+//! the end; a pod process left behind is an error.
 
-use super::cluster::{rss_kib_of, tempdir, BenchCluster};
+use super::cluster::{rss_kib_of, tempdir, BenchAgent, BenchCluster};
 use super::stats::Summary;
 use super::watched::Watched;
 use anyhow::Context;
@@ -40,19 +44,21 @@ pub struct PodsBenchArgs {
 
 const NAMESPACE: &str = "default";
 const LABEL: &str = "mkube-bench";
+/// The node the benchmark's own agent registers; every pod is pinned to it.
+const NODE: &str = "bench-pods";
+/// Its address: on loopback, apart from `mkube up`'s own node (127.0.0.1).
+const NODE_IP: &str = "127.0.0.2";
 
 pub async fn run(args: PodsBenchArgs) -> anyhow::Result<()> {
     let dir = tempdir()?;
     let mut cluster = BenchCluster::new(&dir)?;
     // The node's pod range must hold every pod (and the DNS add-on).
     let mask = 32 - (args.pods + 16).next_power_of_two().trailing_zeros();
-    cluster.extra_args = vec![
-        "--node-cidr-mask-size".into(),
-        mask.to_string(),
-        "--max-pods".into(),
-        (args.pods + 16).to_string(),
-    ];
+    let max_pods = vec!["--max-pods".to_string(), (args.pods + 16).to_string()];
+    cluster.extra_args = vec!["--node-cidr-mask-size".into(), mask.to_string()];
+    cluster.extra_args.extend(max_pods.clone());
     cluster.start().await?;
+    let agent = BenchAgent::start(&cluster, NODE, NODE_IP, &max_pods).await?;
     let client = cluster.client().await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
     let ready = ReadyPods::watch(&pods).await?;
@@ -64,7 +70,7 @@ pub async fn run(args: PodsBenchArgs) -> anyhow::Result<()> {
         delete_all(&pods, &ready, "seq").await?;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_before = rss_kib_of(pid)?;
+    let before = Memory::of(pid, agent.pid())?;
     let bulk = bulk(&client, &ready, args.pods).await?;
     println!(
         "{} pods (Deployment): create to all Ready {:.2} s (target < 10 s)",
@@ -72,15 +78,16 @@ pub async fn run(args: PodsBenchArgs) -> anyhow::Result<()> {
         bulk.as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_with = rss_kib_of(pid)?;
-    let procs = descendants(pid);
-    report_memory(rss_before, rss_with, args.pods, &procs);
+    let with = Memory::of(pid, agent.pid())?;
+    let procs = descendants(agent.pid());
+    report_memory(&before, &with, args.pods, &procs);
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
     deployments
         .delete("bulk", &DeleteParams::background())
         .await?;
     ready.wait_gone("bulk", Duration::from_secs(120)).await?;
+    agent.stop();
     cluster.stop();
     let _ = std::fs::remove_dir_all(&dir);
     ensure_exited(&procs)
@@ -173,7 +180,7 @@ async fn sequential(
         let name = format!("seq-{i}");
         let pod: Pod = serde_json::from_value(json!({
             "metadata": {"name": name, "labels": {LABEL: "seq"}},
-            "spec": {"containers": [{"name": "c", "image": image}]},
+            "spec": {"nodeSelector": node_selector(), "containers": [{"name": "c", "image": image}]},
         }))?;
         let sent = Instant::now();
         pods.create(&PostParams::default(), &pod).await?;
@@ -199,7 +206,10 @@ async fn bulk(client: &kube::Client, ready: &ReadyPods, n: usize) -> anyhow::Res
             "selector": {"matchLabels": {LABEL: "bulk"}},
             "template": {
                 "metadata": {"labels": {LABEL: "bulk"}},
-                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+                "spec": {
+                    "nodeSelector": node_selector(),
+                    "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}],
+                },
             },
         },
     }))?;
@@ -215,6 +225,8 @@ async fn bulk(client: &kube::Client, ready: &ReadyPods, n: usize) -> anyhow::Res
 struct Proc {
     pid: u32,
     rss_kib: u64,
+    /// Resident and not shared with another process, in KiB.
+    private_kib: u64,
     cmdline: String,
 }
 
@@ -253,6 +265,7 @@ fn descendants(root: u32) -> Vec<Proc> {
         .map(|pid| Proc {
             pid,
             rss_kib: rss_kib_of(pid).unwrap_or(0),
+            private_kib: private_kib_of(pid),
             cmdline: std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
                 .unwrap_or_default()
                 .replace('\0', " "),
@@ -260,26 +273,67 @@ fn descendants(root: u32) -> Vec<Proc> {
         .collect()
 }
 
-fn report_memory(before: u64, with: u64, n: usize, procs: &[Proc]) {
+fn node_selector() -> serde_json::Value {
+    json!({"kubernetes.io/hostname": NODE})
+}
+
+/// RSS in KiB of the agent process and of `mkube up`.
+struct Memory {
+    agent: u64,
+    cluster: u64,
+}
+
+impl Memory {
+    fn of(cluster: u32, agent: u32) -> anyhow::Result<Memory> {
+        Ok(Memory {
+            agent: rss_kib_of(agent)?,
+            cluster: rss_kib_of(cluster)?,
+        })
+    }
+}
+
+fn report_memory(before: &Memory, with: &Memory, n: usize, procs: &[Proc]) {
     let mib = |k: u64| k as f64 / 1024.0;
-    let per_pod = with.saturating_sub(before) as f64 / n as f64;
+    let per_pod = |b: u64, w: u64| w.saturating_sub(b) as f64 / n as f64;
     println!(
-        "mkube up RSS: {:.1} MiB before, {:.1} MiB with {n} pods: {per_pod:.1} KiB per pod (target < 100 KiB; API server, controllers and agent together)",
-        mib(before),
-        mib(with)
+        "agent RSS (mkube nodeagent): {:.1} MiB before, {:.1} MiB with {n} pods: {:.1} KiB per pod (target < 100 KiB)",
+        mib(before.agent),
+        mib(with.agent),
+        per_pod(before.agent, with.agent)
+    );
+    println!(
+        "mkube up RSS (API server, controllers, its own idle node): {:.1} MiB before, {:.1} MiB with {n} pods: {:.1} KiB per pod (reported)",
+        mib(before.cluster),
+        mib(with.cluster),
+        per_pod(before.cluster, with.cluster)
     );
     let pause: Vec<&Proc> = procs
         .iter()
         .filter(|p| p.cmdline.contains("pause"))
         .collect();
     let total: u64 = pause.iter().map(|p| p.rss_kib).sum();
+    let private: u64 = pause.iter().map(|p| p.private_kib).sum();
+    let count = pause.len().max(1) as f64;
     println!(
-        "pod processes: {} pause processes, {:.1} KiB RSS on average ({:.1} MiB in all); {} other processes under mkube up",
+        "pod processes: {} pause processes, {:.1} KiB RSS on average ({:.1} KiB private, the rest shared pages of the mkube binary); {} other processes under the agent",
         pause.len(),
-        total as f64 / pause.len().max(1) as f64,
-        mib(total),
+        total as f64 / count,
+        private as f64 / count,
         procs.len() - pause.len()
     );
+}
+
+/// Private (not shared) resident memory of a process, in KiB, from
+/// `/proc/PID/smaps_rollup`.
+fn private_kib_of(pid: u32) -> u64 {
+    let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) else {
+        return 0;
+    };
+    rollup
+        .lines()
+        .filter(|l| l.starts_with("Private_Clean:") || l.starts_with("Private_Dirty:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
 }
 
 /// After the cluster stopped, none of its pod processes may remain; any

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -29,7 +29,9 @@ enum Input {
 
 /// The attachable side of one container instance.
 pub struct AttachHub {
-    output: broadcast::Sender<Chunk>,
+    /// Made on the first attach: most containers are never attached, and
+    /// the channel's ring of slots would be most of an idle pod's memory.
+    output: OnceLock<broadcast::Sender<Chunk>>,
     stdin: Option<mpsc::Sender<Input>>,
     stdin_once: bool,
     tty: Option<super::pty::PtyMaster>,
@@ -70,9 +72,8 @@ impl AttachHub {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let stdin = opts.stdin.map(spawn_stdin);
-        let (output, _) = broadcast::channel(SUBSCRIBER_BUFFER);
         Arc::new(AttachHub {
-            output,
+            output: OnceLock::new(),
             stdin,
             stdin_once: opts.stdin_once,
             tty: opts.tty,
@@ -91,14 +92,19 @@ impl AttachHub {
     }
 
     fn publish(&self, channel: u8, data: &[u8]) {
-        // No subscriber is not an error.
-        let _ = self.output.send((channel, Bytes::copy_from_slice(data)));
+        // Nobody ever attached, or no subscriber now: not an error.
+        if let Some(output) = self.output.get().filter(|o| o.receiver_count() > 0) {
+            let _ = output.send((channel, Bytes::copy_from_slice(data)));
+        }
     }
 
     /// A new client: live output from now on, and the container's input.
     pub fn attach(self: &Arc<Self>) -> Attachment {
         Attachment {
-            output: self.output.subscribe(),
+            output: self
+                .output
+                .get_or_init(|| broadcast::channel(SUBSCRIBER_BUFFER).0)
+                .subscribe(),
             stdin: self.stdin.as_ref().map(|s| self.client_stdin(s.clone())),
             tty: self.tty.clone(),
             exited: self.exited.clone(),

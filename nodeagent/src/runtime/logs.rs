@@ -102,13 +102,22 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// The first read of a stream. Many containers never write a byte (pause,
+/// quiet servers); they should not each hold a full line buffer per stream.
+const FIRST_READ: usize = 256;
+
 /// Copies one stream of a process into the log until EOF.
 pub async fn capture<R: AsyncRead + Unpin>(
-    reader: R,
+    mut reader: R,
     stream: &'static str,
     writer: Arc<Mutex<LogWriter>>,
 ) {
-    let mut reader = BufReader::with_capacity(MAX_LINE, reader);
+    let mut first = [0u8; FIRST_READ];
+    let n = match reader.read(&mut first).await {
+        Ok(0) | Err(_) => return,
+        Ok(n) => n,
+    };
+    let mut reader = BufReader::with_capacity(MAX_LINE, (&first[..n]).chain(reader));
     let mut buf = Vec::new();
     loop {
         buf.clear();
@@ -247,6 +256,54 @@ mod tests {
             },
         );
         assert_eq!(tail, "partial\nlast\n");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Lines are whole across the small first read, an over-long line
+    /// becomes partial entries of MAX_LINE, and a last line without a
+    /// newline is a full entry.
+    #[tokio::test]
+    async fn capture_keeps_lines_whole_across_reads() {
+        let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
+        let path = dir.join("0.log");
+        let w = Arc::new(Mutex::new(LogWriter::open(path.clone()).unwrap()));
+        let first = "a".repeat(FIRST_READ * 3);
+        let long = "b".repeat(MAX_LINE + 10);
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let task = tokio::spawn(capture(rx, "stdout", w));
+        let input = format!("{first}\nshort\n{long}\nend");
+        tokio::io::AsyncWriteExt::write_all(&mut tx, input.as_bytes())
+            .await
+            .unwrap();
+        drop(tx);
+        task.await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let entries: Vec<Entry> = text.lines().filter_map(parse_line).collect();
+        let got: Vec<(bool, usize)> = entries.iter().map(|e| (e.partial, e.text.len())).collect();
+        assert_eq!(
+            got,
+            [
+                (false, first.len()),
+                (false, 5),
+                (true, MAX_LINE),
+                (false, 10),
+                (false, 3)
+            ]
+        );
+        assert_eq!(entries[0].text, first);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A stream that closes without a byte leaves no entry.
+    #[tokio::test]
+    async fn capture_of_a_silent_stream_writes_nothing() {
+        let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
+        let path = dir.join("0.log");
+        let w = Arc::new(Mutex::new(LogWriter::open(path.clone()).unwrap()));
+        let (tx, rx) = tokio::io::duplex(64);
+        drop(tx);
+        capture(rx, "stderr", w).await;
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -63,8 +63,9 @@ pub struct Ctx {
     pub pod_kubeconfig: Option<PathBuf>,
     /// (uid, container) -> state, for logs.
     pub live: Mutex<HashMap<(String, String), Live>>,
-    /// (namespace, name) -> pod, for the HTTP endpoint.
-    pub index: Mutex<HashMap<(String, String), Pod>>,
+    /// (namespace, name) -> uid of the pod running here, for the HTTP
+    /// endpoint (only the uid: the workers hold the pods).
+    pub index: Mutex<HashMap<(String, String), String>>,
 }
 
 impl Ctx {
@@ -77,12 +78,18 @@ impl Ctx {
     }
 
     pub fn log_dir(&self, pod: &Pod) -> PathBuf {
-        self.data_dir.join("logs").join(format!(
-            "{}_{}_{}",
+        self.log_dir_of(
             pod.metadata.namespace.as_deref().unwrap_or("default"),
             pod.metadata.name.as_deref().unwrap_or_default(),
-            pod.metadata.uid.as_deref().unwrap_or_default()
-        ))
+            pod.metadata.uid.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// The kubelet's `/var/log/pods/<ns>_<name>_<uid>` layout.
+    pub fn log_dir_of(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
+        self.data_dir
+            .join("logs")
+            .join(format!("{namespace}_{name}_{uid}"))
     }
 }
 
@@ -223,8 +230,7 @@ pub async fn run(ctx: Arc<Ctx>, synced: tokio::sync::oneshot::Sender<()>) {
             watcher::Event::Apply(pod) => dispatch(&ctx, &mut workers, pod),
             watcher::Event::Delete(pod) => {
                 if let Ok(mut idx) = ctx.index.lock() {
-                    if idx.get(&key(&pod)).and_then(|p| p.metadata.uid.clone()) == pod.metadata.uid
-                    {
+                    if idx.get(&key(&pod)) == pod.metadata.uid.as_ref() {
                         idx.remove(&key(&pod));
                     }
                 }
@@ -237,12 +243,15 @@ pub async fn run(ctx: Arc<Ctx>, synced: tokio::sync::oneshot::Sender<()>) {
     }
 }
 
-fn dispatch(ctx: &Arc<Ctx>, workers: &mut Workers, pod: Pod) {
+fn dispatch(ctx: &Arc<Ctx>, workers: &mut Workers, mut pod: Pod) {
     let Some(uid) = pod.metadata.uid.clone() else {
         return;
     };
+    // Nothing on the node reads them; each worker would hold them for
+    // the pod's life.
+    pod.metadata.managed_fields = None;
     if let Ok(mut idx) = ctx.index.lock() {
-        idx.insert(key(&pod), pod.clone());
+        idx.insert(key(&pod), uid.clone());
     }
     if let Some(w) = workers.0.get(&uid) {
         if !w.task.is_finished() {

@@ -71,7 +71,9 @@ pub struct Worker {
     tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
     recs: BTreeMap<String, ContainerRec>,
-    running: HashMap<String, Instance>,
+    /// Boxed: a map allocates room for several entries, and an instance
+    /// is large (it holds its container's spec for probes).
+    running: HashMap<String, Box<Instance>>,
     pod_ip: Option<IpAddr>,
     /// The pod's resolv.conf and hosts, once it has an address.
     dns_files: Option<super::pod_dns::PodDnsFiles>,
@@ -219,16 +221,19 @@ impl Worker {
         }
     }
 
+    /// The worker's loop. It rests in `rx.recv()` for most of a pod's life,
+    /// so the rarer steps are boxed: their state would otherwise be part of
+    /// every pod's task for as long as it runs.
     pub async fn run(mut self) {
         let _ = std::fs::create_dir_all(self.ctx.pod_dir(&self.uid).join("work"));
         loop {
             if self.removed {
-                self.kill_all_now().await;
+                Box::pin(self.kill_all_now()).await;
                 self.cleanup();
                 return;
             }
             if self.pod.metadata.deletion_timestamp.is_some() {
-                self.terminate().await;
+                Box::pin(self.terminate()).await;
                 self.cleanup();
                 return;
             }
@@ -253,7 +258,7 @@ impl Worker {
             }
             let terminal = self.deadline_exceeded || state::is_terminal(&self.spec(), &self.recs);
             if !terminal {
-                if !self.ensure_sandbox().await {
+                if !Box::pin(self.ensure_sandbox()).await {
                     wake = Some(Duration::from_millis(500));
                 } else {
                     // Start what the plan says; a start that fails at once
@@ -287,7 +292,7 @@ impl Worker {
                         }
                         let mut immediate_failure = false;
                         for c in &plan.start {
-                            if !self.start_container(c).await {
+                            if !Box::pin(self.start_container(c)).await {
                                 immediate_failure = true;
                             }
                         }
@@ -306,7 +311,7 @@ impl Worker {
                 }
             }
             self.publish_live();
-            if !self.sync_status().await {
+            if !Box::pin(self.sync_status()).await {
                 wake = Some(wake.map_or(Duration::from_secs(1), |w| w.min(Duration::from_secs(1))));
             }
             // Wait for something to happen.
@@ -810,7 +815,7 @@ impl Worker {
             attach: hub,
         };
         let hook_target = inst.target.clone();
-        self.running.insert(name.to_string(), inst);
+        self.running.insert(name.to_string(), Box::new(inst));
         self.spawn_probes(&c, true);
         if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {
             let tx = self.tx.clone();
