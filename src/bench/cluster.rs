@@ -157,6 +157,26 @@ fn node_ready(node: Option<k8s_openapi::api::core::v1::Node>) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/PID/stat` (fields 14 and 15, in clock ticks).
+pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command may hold spaces or parentheses: fields follow the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("malformed /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    // After ')' the first field is the state (field 3 of the whole line).
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields.get(i - 3).context("short /proc stat")?.parse()?)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok((ticks(14)? + ticks(15)?) as f64 / per_second)
+}
+
 /// Resident set size of a process, in KiB.
 pub fn rss_kib_of(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

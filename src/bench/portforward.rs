@@ -2,9 +2,12 @@
 //! same transfer is timed directly to the pod IP (the baseline) and through
 //! `kubectl port-forward` (the API server's upgrade proxy and the node
 //! agent), over the WebSocket tunnel kubectl uses by default and over the
-//! SPDY/3.1 upgrade. Reported as throughput and as a ratio to the baseline.
+//! SPDY/3.1 upgrade. Reported as throughput and as a ratio to the baseline,
+//! with the CPU time kubectl and `mkube up` spent per GiB: on a small
+//! machine the ceiling of this path is the CPU its processes need, and
+//! kubectl's share is outside mkube's control.
 
-use super::cluster::{tempdir, BenchCluster};
+use super::cluster::{cpu_seconds_of, tempdir, BenchCluster};
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
@@ -175,6 +178,7 @@ pub async fn run(args: PortForwardBenchArgs) -> anyhow::Result<()> {
     let kubeconfig = dir.join("kubeconfig");
 
     let direct = throughput(direct_addr, bytes, runs).await?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "{} MiB direct to the pod ({direct_addr}): {direct:.0} MiB/s",
         args.mib
@@ -183,13 +187,26 @@ pub async fn run(args: PortForwardBenchArgs) -> anyhow::Result<()> {
         ("WebSocket tunnel (kubectl default)", true),
         ("SPDY/3.1 upgrade", false),
     ] {
-        let (_fwd, local) = forward(&kubectl, &kubeconfig, websockets)?;
+        let (fwd, local) = forward(&kubectl, &kubeconfig, websockets)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], local));
+        let pids = [fwd.0.id(), cluster.pid().context("cluster not running")?];
+        let before = pids.map(cpu_seconds_of);
         let rate = throughput(addr, bytes, runs).await?;
+        let after = pids.map(cpu_seconds_of);
         println!(
             "{} MiB through kubectl port-forward, {label}: {rate:.0} MiB/s ({:.0}% of direct)",
             args.mib,
             100.0 * rate / direct
+        );
+        let gib = (bytes * runs as u64) as f64 / (1u64 << 30) as f64;
+        let [kubectl_cpu, cluster_cpu] = [0, 1].map(|i| match (&before[i], &after[i]) {
+            (Ok(b), Ok(a)) => (a - b) / gib,
+            _ => f64::NAN,
+        });
+        let ceiling = cores as f64 * 1024.0 / kubectl_cpu;
+        println!(
+            "  CPU per GiB: kubectl {kubectl_cpu:.2} s, mkube up {cluster_cpu:.2} s; kubectl alone, given all {cores} cores, tops out at {ceiling:.0} MiB/s ({:.0}% of direct)",
+            100.0 * ceiling / direct
         );
     }
     cluster.stop();
