@@ -440,7 +440,10 @@ fn headless_srv_external_name_and_reverse() {
 fn a_service_created_after_the_pod_resolves_and_host_processes_see_the_pod_resolv_conf() {
     let c = Cluster::start();
     let dns = cluster_dns(&c);
-    // The pod starts before the Service exists and keeps asking for it.
+    // The pod starts before the Service exists and keeps asking for it
+    // until an address comes back. (nslookup's own exit status is not
+    // enough: like busybox's, it succeeds on NOERROR without records, which
+    // a Service created between its A and AAAA queries gives for AAAA.)
     c.kubectl_ok([
         "run",
         "waiter",
@@ -449,7 +452,7 @@ fn a_service_created_after_the_pod_resolves_and_host_processes_see_the_pod_resol
         "--",
         "sh",
         "-c",
-        "until nslookup late-service; do sleep 0.2; done",
+        "until nslookup late-service | grep -q '^Name:'; do sleep 0.2; done; nslookup late-service",
     ]);
     c.kubectl_ok([
         "wait",
