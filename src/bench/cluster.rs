@@ -177,6 +177,26 @@ pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
     Ok((ticks(14)? + ticks(15)?) as f64 / per_second)
 }
 
+/// Runs `work` and returns its result with the CPU seconds each of `pids`
+/// spent meanwhile, per GiB of `gib` moved (NaN where a process could not
+/// be read).
+pub async fn with_cpu<T, const N: usize>(
+    pids: [u32; N],
+    gib: f64,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, [f64; N])> {
+    let before = pids.map(cpu_seconds_of);
+    let out = work.await?;
+    let after = pids.map(cpu_seconds_of);
+    let mut per_gib = [f64::NAN; N];
+    for (i, v) in per_gib.iter_mut().enumerate() {
+        if let (Ok(b), Ok(a)) = (&before[i], &after[i]) {
+            *v = (a - b) / gib;
+        }
+    }
+    Ok((out, per_gib))
+}
+
 /// Resident set size of a process, in KiB.
 pub fn rss_kib_of(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -7,7 +7,7 @@
 //! machine the ceiling of this path is the CPU its processes need, and
 //! kubectl's share is outside mkube's control.
 
-use super::cluster::{cpu_seconds_of, tempdir, BenchCluster};
+use super::cluster::{tempdir, with_cpu, BenchCluster};
 use anyhow::Context;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
@@ -190,19 +190,14 @@ pub async fn run(args: PortForwardBenchArgs) -> anyhow::Result<()> {
         let (fwd, local) = forward(&kubectl, &kubeconfig, websockets)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], local));
         let pids = [fwd.0.id(), cluster.pid().context("cluster not running")?];
-        let before = pids.map(cpu_seconds_of);
-        let rate = throughput(addr, bytes, runs).await?;
-        let after = pids.map(cpu_seconds_of);
+        let gib = (bytes * runs as u64) as f64 / (1u64 << 30) as f64;
+        let (rate, [kubectl_cpu, cluster_cpu]) =
+            with_cpu(pids, gib, throughput(addr, bytes, runs)).await?;
         println!(
             "{} MiB through kubectl port-forward, {label}: {rate:.0} MiB/s ({:.0}% of direct)",
             args.mib,
             100.0 * rate / direct
         );
-        let gib = (bytes * runs as u64) as f64 / (1u64 << 30) as f64;
-        let [kubectl_cpu, cluster_cpu] = [0, 1].map(|i| match (&before[i], &after[i]) {
-            (Ok(b), Ok(a)) => (a - b) / gib,
-            _ => f64::NAN,
-        });
         let ceiling = cores as f64 * 1024.0 / kubectl_cpu;
         println!(
             "  CPU per GiB: kubectl {kubectl_cpu:.2} s, mkube up {cluster_cpu:.2} s; kubectl alone, given all {cores} cores, tops out at {ceiling:.0} MiB/s ({:.0}% of direct)",

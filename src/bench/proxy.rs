@@ -13,7 +13,7 @@
 //! (127.244.255.x), each answering every connection with one byte.
 
 use super::api::concurrent;
-use super::cluster::{tempdir, BenchCluster};
+use super::cluster::{tempdir, with_cpu, BenchCluster};
 use super::portforward::{source_pod, throughput, wait_source};
 use super::stats::Summary;
 use anyhow::Context;
@@ -159,7 +159,11 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-async fn bench_throughput(client: &kube::Client, args: &ProxyBenchArgs) -> anyhow::Result<()> {
+async fn bench_throughput(
+    client: &kube::Client,
+    cluster_pid: u32,
+    args: &ProxyBenchArgs,
+) -> anyhow::Result<()> {
     let bytes = args.mib << 20;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &source_pod(bytes)?)
@@ -169,14 +173,36 @@ async fn bench_throughput(client: &kube::Client, args: &ProxyBenchArgs) -> anyho
     let ip = create_service(client, "bench-source", &[direct_addr]).await?;
     let via = SocketAddr::new(ip, SERVICE_PORT);
     wait_connectable(via).await?;
-    let direct = throughput(direct_addr, bytes, args.runs.max(1)).await?;
-    let proxied = throughput(via, bytes, args.runs.max(1)).await?;
+    let sender = pid_where(|cmd| cmd.contains("python3") && cmd.contains("POD_IP"))
+        .context("the source pod's process")?;
+    let pids = [sender, cluster_pid, std::process::id()];
+    let runs = args.runs.max(1);
+    let gib = (bytes * runs as u64) as f64 / (1u64 << 30) as f64;
+    let (direct, direct_cpu) = with_cpu(pids, gib, throughput(direct_addr, bytes, runs)).await?;
+    let (proxied, proxied_cpu) = with_cpu(pids, gib, throughput(via, bytes, runs)).await?;
     println!(
         "bulk {} MiB: direct to the pod {direct:.0} MiB/s, through the ClusterIP {proxied:.0} MiB/s ({:.0}% of direct; target >= 80%)",
         args.mib,
         100.0 * proxied / direct
     );
+    let [s, _, r] = direct_cpu;
+    let [ps, pp, pr] = proxied_cpu;
+    println!(
+        "  CPU per GiB: direct: sender {s:.2} s, receiver {r:.2} s; through the ClusterIP: sender {ps:.2} s, proxy (mkube up) {pp:.2} s, receiver {pr:.2} s"
+    );
     Ok(())
+}
+
+/// The first process whose command line (NULs as spaces) matches.
+fn pid_where(matches: impl Fn(&str) -> bool) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| matches(&String::from_utf8_lossy(&c).replace('\0', " ")))
+        })
 }
 
 /// Waits until `addr` accepts and the proxy does not reset at once.
@@ -317,7 +343,8 @@ pub async fn run(args: ProxyBenchArgs) -> anyhow::Result<()> {
         first_byte_listener(SocketAddr::new(backend_ip(i), BACKEND_PORT)).await?;
     }
     let outcome = async {
-        bench_throughput(&client, &args).await?;
+        let pid = cluster.pid().context("cluster not running")?;
+        bench_throughput(&client, pid, &args).await?;
         bench_latency(&client, &args).await?;
         bench_programming(&cluster, &client, &args).await?;
         print_proxy_metrics(status).await
