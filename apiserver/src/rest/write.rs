@@ -1,13 +1,12 @@
 //! create, update (PUT), patch: decode, default, validate, store — the write
 //! path every resource shares, with per-resource hooks from its strategy.
 
-use super::codec::{content_type, decode_body, respond, respond_object, Format};
+use super::codec::{content_type, decode_body, respond_object, Format};
 use super::meta::{
     self, bump_generation, check_namespace, check_type_meta, keep_server_fields, meta_str,
 };
 use super::object_store::resource_version;
 use super::patch_apply::{apply_patch, PatchKind};
-use super::read::render_one;
 use super::request::{Query, RequestInfo};
 use super::status::{ApiError, ApiResult};
 use super::typed::{normalize, FieldValidation};
@@ -74,14 +73,6 @@ pub enum Tracking {
 /// from its User-Agent (set by the dispatcher).
 pub fn field_manager(q: &Query) -> String {
     q.get("fieldManager").unwrap_or("unknown").to_string()
-}
-
-/// Objects are never returned as tables from writes.
-fn object_format(f: Format) -> Format {
-    match f {
-        Format::Table(_) => Format::Json,
-        other => other,
-    }
 }
 
 pub async fn create_object(
@@ -289,13 +280,10 @@ pub async fn patch(
 
 fn render_written(ri: &RequestInfo, obj: Value, format: Format) -> Response {
     if ri.subresource.as_deref() == Some("scale") {
-        return respond(
-            StatusCode::OK,
-            &super::scale::to_scale(ri.def, &obj),
-            object_format(format),
-        );
+        let scale = super::scale::to_scale(ri.def, &obj);
+        return respond_object(StatusCode::OK, &scale, format);
     }
-    render_one(ri, obj, object_format(format))
+    respond_object(StatusCode::OK, &obj, format)
 }
 
 /// What a client sees (and patches) at a subresource.
