@@ -157,24 +157,57 @@ fn node_ready(node: Option<k8s_openapi::api::core::v1::Node>) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// The fields of `/proc/PID/stat` from the state on (field 3 of the line):
+/// the command before them may hold spaces or parentheses, so they are
+/// taken after the last ')'.
+fn stat_fields(pid: u32) -> anyhow::Result<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let (_, rest) = stat.rsplit_once(')').context("malformed /proc stat")?;
+    Ok(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// CPU time (user + system) a process has used so far, in seconds, from
 /// `/proc/PID/stat` (fields 14 and 15, in clock ticks).
 pub fn cpu_seconds_of(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command may hold spaces or parentheses: fields follow the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("malformed /proc stat")?
-        .1
-        .split_whitespace()
-        .collect();
-    // After ')' the first field is the state (field 3 of the whole line).
-    let ticks = |i: usize| -> anyhow::Result<u64> {
-        Ok(fields.get(i - 3).context("short /proc stat")?.parse()?)
+    let fields = stat_fields(pid)?;
+    let ticks = |field: usize| -> anyhow::Result<u64> {
+        Ok(fields.get(field - 3).context("short /proc stat")?.parse()?)
     };
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok((ticks(14)? + ticks(15)?) as f64 / per_second)
+}
+
+/// A process's command line, its NULs as spaces.
+pub fn cmdline_of(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(String::from_utf8_lossy(&raw).replace('\0', " "))
+}
+
+/// Every process descended from `root` (a cluster's pod processes), with
+/// its command line.
+pub fn descendants(root: u32) -> Vec<(u32, String)> {
+    let parent_of = |pid: u32| -> Option<u32> { stat_fields(pid).ok()?.get(1)?.parse().ok() };
+    let under = |mut pid: u32| {
+        while let Some(p) = parent_of(pid) {
+            if p == root {
+                return true;
+            }
+            if p <= 1 {
+                return false;
+            }
+            pid = p;
+        }
+        false
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&pid| under(pid))
+        .filter_map(|pid| Some((pid, cmdline_of(pid)?)))
+        .collect()
 }
 
 /// Runs `work` and returns its result with the CPU seconds each of `pids`

@@ -12,7 +12,7 @@
 //! the pod processes' own. Everything is deleted and the cluster stopped at
 //! the end; a pod process left behind is an error.
 
-use super::cluster::{rss_kib_of, tempdir, BenchAgent, BenchCluster};
+use super::cluster::{cmdline_of, descendants, rss_kib_of, tempdir, BenchAgent, BenchCluster};
 use super::stats::Summary;
 use super::watched::Watched;
 use anyhow::Context;
@@ -79,7 +79,7 @@ pub async fn run(args: PodsBenchArgs) -> anyhow::Result<()> {
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let with = Memory::of(pid, agent.pid())?;
-    let procs = descendants(agent.pid());
+    let procs = processes_under(agent.pid());
     report_memory(&before, &with, args.pods, &procs);
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NAMESPACE);
@@ -230,45 +230,15 @@ struct Proc {
     cmdline: String,
 }
 
-/// Every process descended from `root`, from /proc.
-fn descendants(root: u32) -> Vec<Proc> {
-    let parent_of = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command may hold spaces or parentheses: fields follow the last ')'.
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
-    let all: Vec<u32> = std::fs::read_dir("/proc")
+/// Every process descended from `root`, with its memory.
+fn processes_under(root: u32) -> Vec<Proc> {
+    descendants(root)
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    let under = |mut pid: u32| {
-        while let Some(p) = parent_of(pid) {
-            if p == root {
-                return true;
-            }
-            if p <= 1 {
-                return false;
-            }
-            pid = p;
-        }
-        false
-    };
-    all.into_iter()
-        .filter(|&p| under(p))
-        .map(|pid| Proc {
+        .map(|(pid, cmdline)| Proc {
             pid,
             rss_kib: rss_kib_of(pid).unwrap_or(0),
             private_kib: private_kib_of(pid),
-            cmdline: std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                .unwrap_or_default()
-                .replace('\0', " "),
+            cmdline,
         })
         .collect()
 }
@@ -342,10 +312,7 @@ fn ensure_exited(procs: &[Proc]) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(500));
     let left: Vec<u32> = procs
         .iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{}/cmdline", p.pid))
-                .is_ok_and(|c| c.replace('\0', " ") == p.cmdline)
-        })
+        .filter(|p| cmdline_of(p.pid).as_ref() == Some(&p.cmdline))
         .map(|p| p.pid)
         .collect();
     for pid in &left {

@@ -13,7 +13,7 @@
 //! (127.244.255.x), each answering every connection with one byte.
 
 use super::api::concurrent;
-use super::cluster::{tempdir, with_cpu, BenchCluster};
+use super::cluster::{descendants, tempdir, with_cpu, BenchCluster};
 use super::portforward::{source_pod, throughput, wait_source};
 use super::stats::Summary;
 use anyhow::Context;
@@ -173,7 +173,10 @@ async fn bench_throughput(
     let ip = create_service(client, "bench-source", &[direct_addr]).await?;
     let via = SocketAddr::new(ip, SERVICE_PORT);
     wait_connectable(via).await?;
-    let sender = pid_where(|cmd| cmd.contains("python3") && cmd.contains("POD_IP"))
+    // The source pod's process, among this cluster's own.
+    let (sender, _) = descendants(cluster_pid)
+        .into_iter()
+        .find(|(_, cmd)| cmd.contains("python3") && cmd.contains("POD_IP"))
         .context("the source pod's process")?;
     let pids = [sender, cluster_pid, std::process::id()];
     let runs = args.runs.max(1);
@@ -191,18 +194,6 @@ async fn bench_throughput(
         "  CPU per GiB: direct: sender {s:.2} s, receiver {r:.2} s; through the ClusterIP: sender {ps:.2} s, proxy (mkube up) {pp:.2} s, receiver {pr:.2} s"
     );
     Ok(())
-}
-
-/// The first process whose command line (NULs as spaces) matches.
-fn pid_where(matches: impl Fn(&str) -> bool) -> Option<u32> {
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| matches(&String::from_utf8_lossy(&c).replace('\0', " ")))
-        })
 }
 
 /// Waits until `addr` accepts and the proxy does not reset at once.

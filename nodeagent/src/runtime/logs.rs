@@ -233,10 +233,32 @@ pub fn read_all(path: &Path, opts: &LogOptions) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn writes_cri_lines_and_reads_them_back() {
+    /// A fresh directory and the path of a log file in it.
+    fn temp_log() -> (PathBuf, PathBuf) {
         let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
         let path = dir.join("0.log");
+        (dir, path)
+    }
+
+    /// What `capture` writes for a stream carrying `input`.
+    async fn captured(stream: &'static str, input: &[u8]) -> String {
+        let (dir, path) = temp_log();
+        let w = Arc::new(Mutex::new(LogWriter::open(path.clone()).unwrap()));
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let task = tokio::spawn(capture(rx, stream, w));
+        tokio::io::AsyncWriteExt::write_all(&mut tx, input)
+            .await
+            .unwrap();
+        drop(tx);
+        task.await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+        text
+    }
+
+    #[test]
+    fn writes_cri_lines_and_reads_them_back() {
+        let (dir, path) = temp_log();
         let mut w = LogWriter::open(path.clone()).unwrap();
         w.write_entry("stdout", b"hello", false);
         w.write_entry("stderr", b"par", true);
@@ -264,20 +286,10 @@ mod tests {
     /// newline is a full entry.
     #[tokio::test]
     async fn capture_keeps_lines_whole_across_reads() {
-        let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
-        let path = dir.join("0.log");
-        let w = Arc::new(Mutex::new(LogWriter::open(path.clone()).unwrap()));
         let first = "a".repeat(FIRST_READ * 3);
         let long = "b".repeat(MAX_LINE + 10);
-        let (mut tx, rx) = tokio::io::duplex(64);
-        let task = tokio::spawn(capture(rx, "stdout", w));
         let input = format!("{first}\nshort\n{long}\nend");
-        tokio::io::AsyncWriteExt::write_all(&mut tx, input.as_bytes())
-            .await
-            .unwrap();
-        drop(tx);
-        task.await.unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = captured("stdout", input.as_bytes()).await;
         let entries: Vec<Entry> = text.lines().filter_map(parse_line).collect();
         let got: Vec<(bool, usize)> = entries.iter().map(|e| (e.partial, e.text.len())).collect();
         assert_eq!(
@@ -291,26 +303,17 @@ mod tests {
             ]
         );
         assert_eq!(entries[0].text, first);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// A stream that closes without a byte leaves no entry.
     #[tokio::test]
     async fn capture_of_a_silent_stream_writes_nothing() {
-        let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
-        let path = dir.join("0.log");
-        let w = Arc::new(Mutex::new(LogWriter::open(path.clone()).unwrap()));
-        let (tx, rx) = tokio::io::duplex(64);
-        drop(tx);
-        capture(rx, "stderr", w).await;
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
-        let _ = std::fs::remove_dir_all(dir);
+        assert_eq!(captured("stderr", b"").await, "");
     }
 
     #[test]
     fn rotates_at_the_size_limit() {
-        let dir = std::env::temp_dir().join(format!("mkube-logs-{}", rand::random::<u32>()));
-        let path = dir.join("0.log");
+        let (dir, path) = temp_log();
         let mut w = LogWriter::with_max_size(path.clone(), 200).unwrap();
         for i in 0..40 {
             w.write_entry("stdout", format!("line {i}").as_bytes(), false);
