@@ -28,6 +28,9 @@ pub(super) struct Syncer {
     applied: HashMap<ServiceKey, ServiceRules>,
     /// Services with a frontend that could not be served; retried next sync.
     retry: HashSet<ServiceKey>,
+    /// Frontends whose failure was logged: a retry that fails again (a
+    /// second agent on the machine holds the address) is not a new warning.
+    unbindable: HashSet<SocketAddr>,
 }
 
 impl Syncer {
@@ -50,6 +53,7 @@ impl Syncer {
             health,
             applied: HashMap::new(),
             retry: HashSet::new(),
+            unbindable: HashSet::new(),
         }
     }
 
@@ -114,8 +118,16 @@ impl Syncer {
             }
         }
         let report = self.proxy.update(&removed, &upserts).await;
+        let failed = |addr: &SocketAddr| report.failed.iter().any(|(a, _)| a == addr);
+        // Served now: a later failure is news again.
+        self.unbindable
+            .retain(|a| failed(a) || !upserts.iter().any(|u| u.addr == *a));
         for (addr, err) in &report.failed {
-            tracing::warn!(%addr, error = %err, "cannot serve service frontend");
+            if self.unbindable.insert(*addr) {
+                tracing::warn!(%addr, error = %err, "cannot serve service frontend; retrying every second");
+            } else {
+                tracing::debug!(%addr, error = %err, "cannot serve service frontend");
+            }
             self.forget_failed(*addr);
         }
         if health_changed {
