@@ -57,6 +57,19 @@ impl Graph {
         self.nodes.is_empty()
     }
 
+    /// Every owner of `node` is in the graph and none is waiting for its
+    /// dependents: the verdict can only be "keep", so no live lookup is
+    /// needed. (Dependents listed before their owners at start-up are
+    /// queued; once the graph has synced most of them are settled here.)
+    pub fn owners_all_solid(&self, node: &Node) -> bool {
+        !node.owners.is_empty()
+            && node.owners.iter().all(|o| {
+                self.nodes
+                    .get(&o.uid)
+                    .is_some_and(|owner| !owner.deleting_dependents())
+            })
+    }
+
     pub fn dependents(&self, uid: &str) -> Vec<&Node> {
         self.dependents
             .get(uid)
@@ -217,6 +230,26 @@ mod tests {
             deleting,
             finalizers: fins.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn owners_all_solid_only_when_every_owner_is_known_and_not_waiting() {
+        let mut g = Graph::default();
+        let dependent = node("x", vec![oref("a", true), oref("b", false)], &[], false);
+        assert!(!g.owners_all_solid(&dependent), "owners not seen yet");
+        g.upsert(node("a", vec![], &[], false));
+        assert!(!g.owners_all_solid(&dependent), "owner b not seen yet");
+        g.upsert(node("b", vec![], &[FOREGROUND], true));
+        assert!(
+            !g.owners_all_solid(&dependent),
+            "owner b deletes its dependents first"
+        );
+        g.upsert(node("b", vec![], &[], false));
+        assert!(g.owners_all_solid(&dependent));
+        assert!(
+            !g.owners_all_solid(&node("y", vec![], &[], false)),
+            "an object without owners is never settled by its owners"
+        );
     }
 
     #[test]

@@ -195,6 +195,10 @@ impl Gc {
         if node.deleting {
             return Ok(());
         }
+        if lock(&self.graph).owners_all_solid(&node) {
+            // Keeping needs no proof; only a deletion is checked live.
+            return Ok(());
+        }
         let api = self
             .api(node.resource, node.namespace.as_deref())
             .ok_or_else(|| anyhow::anyhow!("no API for {}", node.name))?;
