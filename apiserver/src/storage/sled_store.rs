@@ -46,7 +46,10 @@ impl SledStore {
         let window = Arc::new(WatchWindow::new(revision, WINDOW_CAPACITY));
         let (to_flusher, rx) = mpsc::unbounded_channel();
         let (durable_tx, durable) = watch::channel(revision);
-        tokio::spawn(flusher(db.clone(), window.clone(), rx, durable_tx));
+        let (flush_db, flush_window) = (db.clone(), window.clone());
+        std::thread::Builder::new()
+            .name("mkube-flusher".into())
+            .spawn(move || flusher(flush_db, flush_window, rx, durable_tx))?;
         Ok(Arc::new(SledStore {
             tree,
             db,
@@ -82,18 +85,22 @@ impl SledStore {
     }
 }
 
-async fn flusher(
+/// The group commit loop, on a thread of its own: one blocking `flush`
+/// (write and fsync) for every batch of writes that arrived meanwhile.
+/// `flush_async` would hand each flush to sled's thread pool, whose idle
+/// threads all wake for every task; calling `flush` here avoids that hop.
+fn flusher(
     db: sled::Db,
     window: Arc<WatchWindow>,
     mut rx: mpsc::UnboundedReceiver<(Revision, Vec<Event>)>,
     durable: watch::Sender<Revision>,
 ) {
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        if let Err(e) = db.flush_async().await {
+        if let Err(e) = db.flush() {
             tracing::error!(error = %e, "flushing storage failed; writers will see errors");
             return;
         }
