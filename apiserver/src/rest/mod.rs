@@ -15,6 +15,7 @@ pub mod raw_json;
 pub mod read;
 pub mod request;
 pub mod scale;
+pub mod selected_list;
 pub mod selection;
 pub mod status;
 pub mod table_convert;

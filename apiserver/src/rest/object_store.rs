@@ -118,7 +118,7 @@ impl ObjectStore {
 
     /// Pages through `def`'s keys, converting each object with `convert`
     /// (in parallel for large ranges) and keeping those `keep` accepts.
-    async fn list_with<T: Send>(
+    pub(crate) async fn list_with<T: Send>(
         &self,
         def: &ResourceDef,
         ns: Option<&str>,

@@ -9,6 +9,7 @@ use super::partial_metadata;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -63,6 +64,93 @@ pub fn write_with_resource_version(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Decodes a stored object without its `metadata.managedFields`, for work
+/// that only reads it (selecting, printing Table cells): managedFields are
+/// often the larger part of an object, and nothing but their owners reads
+/// them, so decoding and freeing them was most of a selected list's cost.
+pub fn decode_without_managed_fields(raw: &[u8]) -> serde_json::Result<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let obj = SkipAt {
+        path: &["metadata", "managedFields"],
+    }
+    .deserialize(&mut de)?;
+    de.end()?;
+    Ok(obj)
+}
+
+/// A JSON value read with the member at `path` (below this object) left out.
+struct SkipAt<'p> {
+    path: &'p [&'p str],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for SkipAt<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        match self.path {
+            [] => Value::deserialize(d),
+            _ => d.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for SkipAt<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let Some((first, rest)) = self.path.split_first() else {
+            return Value::deserialize(serde::de::value::MapAccessDeserializer::new(map));
+        };
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key != *first {
+                out.insert(key, map.next_value()?);
+            } else if rest.is_empty() {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            } else {
+                let value = map.next_value_seed(SkipAt { path: rest })?;
+                out.insert(key, value);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    // Anything but an object is kept whole, as plain decoding would.
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
 }
 
 /// Appends the stored object `raw` as a meta.k8s.io/v1 PartialObjectMetadata
@@ -149,6 +237,31 @@ mod tests {
                 String::from_utf8(decoded(&raw, 42)).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn decoding_without_managed_fields_keeps_everything_else() {
+        let with = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+                         "labels": {"managedFields": "a label, kept"}},
+            "spec": {"managedFields": "not metadata, kept", "ports": [{"port": 80}]}});
+        let mut without = with.clone();
+        without["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        let raw = serde_json::to_vec(&with).unwrap();
+        assert_eq!(decode_without_managed_fields(&raw).unwrap(), without);
+        for odd in [
+            json!({"metadata": "not an object"}),
+            json!([1, 2]),
+            json!({"kind": "X"}),
+        ] {
+            let raw = serde_json::to_vec(&odd).unwrap();
+            assert_eq!(decode_without_managed_fields(&raw).unwrap(), odd);
+        }
+        assert!(decode_without_managed_fields(b"{\"metadata\": {").is_err());
+        assert!(decode_without_managed_fields(b"{} trailing").is_err());
     }
 
     #[test]

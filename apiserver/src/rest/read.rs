@@ -4,6 +4,7 @@ use super::codec::{respond, Format};
 use super::object_store::{Continue, ObjectStore, Page};
 use super::partial_metadata::{self, PartialObjectMetadata};
 use super::request::{Query, RequestInfo};
+use super::selected_list;
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
 use super::table_convert::to_table;
@@ -110,7 +111,18 @@ pub async fn list(
             .list_raw(ri.def, ri.namespace.as_deref(), start, limit, metadata_only)
             .await
             .map_err(gone)?;
-        return Ok(raw_list(ri, &page, format));
+        return Ok(raw_list(
+            ri,
+            &page,
+            page.items.iter().map(Vec::as_slice),
+            format,
+        ));
+    }
+    if selected_list::applies(ri, format) {
+        let page = selected_list::list(st, ri, &sel, start, limit, format)
+            .await
+            .map_err(gone)?;
+        return Ok(selected_list::respond(ri, &page, format));
     }
     let page = st
         .store
@@ -148,7 +160,7 @@ pub async fn list(
 }
 
 /// A list's metadata: its resourceVersion and, if more follows, the continue token.
-fn list_meta<T>(page: &Page<T>) -> Value {
+pub(super) fn list_meta<T>(page: &Page<T>) -> Value {
     let mut meta = json!({ "resourceVersion": page.revision.to_string() });
     if let Some(after) = &page.continue_after {
         meta["continue"] = json!(encode_continue(after, page.revision));
@@ -156,8 +168,14 @@ fn list_meta<T>(page: &Page<T>) -> Value {
     meta
 }
 
-/// A JSON list of objects already encoded as served.
-fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, format: Format) -> Response {
+/// A JSON list of `items`, objects already encoded as served, with the
+/// metadata of `page`.
+pub(super) fn raw_list<'a, T>(
+    ri: &RequestInfo,
+    page: &Page<T>,
+    items: impl Iterator<Item = &'a [u8]>,
+    format: Format,
+) -> Response {
     let (kind, api_version) = list_type(ri, format);
     let mut body = format!(
         "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{},\"items\":[",
@@ -166,7 +184,7 @@ fn raw_list(ri: &RequestInfo, page: &Page<Vec<u8>>, format: Format) -> Response 
         list_meta(page)
     )
     .into_bytes();
-    for (i, item) in page.items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         if i > 0 {
             body.push(b',');
         }
