@@ -2,7 +2,7 @@
 //! RSS, create/get latency under concurrency, listing N services as a Table,
 //! watch delivery latency — all over HTTPS from a real client (kube-rs).
 
-use super::cluster::{tempdir, BenchCluster, LocalEtcd};
+use super::cluster::{descendants, tempdir, with_cpu, BenchCluster, LocalEtcd};
 use super::stats::{ms, Summary};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -21,39 +21,66 @@ pub struct ApiBenchArgs {
     /// Watch events to time.
     #[arg(long, default_value_t = 500)]
     pub watch_events: usize,
+    /// What to run, one fresh cluster each: `apiserver` (`mkube apiserver`
+    /// alone, what the API server's own figures are about) and `up` (the
+    /// whole `mkube up`, where every Service also gets Endpoints, an
+    /// EndpointSlice, proxy frontends and DNS records in the same process).
+    #[arg(long, value_delimiter = ',', default_value = "apiserver,up")]
+    pub components: Vec<Component>,
     /// Also run on etcd, side by side with sled: its client URLs, or `auto`
     /// to start a local single-member etcd (the `etcd` binary on the PATH).
     #[arg(long)]
     pub etcd: Option<String>,
 }
 
+/// The `mkube` subcommand a benchmark cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Component {
+    Apiserver,
+    Up,
+}
+
+impl Component {
+    fn subcommand(self) -> &'static str {
+        match self {
+            Component::Apiserver => "apiserver",
+            Component::Up => "up",
+        }
+    }
+}
+
 pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
-    println!("== sled (embedded store)");
-    let sled = measure(&args, "sled", Vec::new()).await?;
-    let Some(etcd) = &args.etcd else {
-        return Ok(());
-    };
-    let local = match etcd.as_str() {
-        "auto" => Some(LocalEtcd::start(&tempdir()?.join("etcd")).await?),
+    let local = match args.etcd.as_deref() {
+        Some("auto") => Some(LocalEtcd::start(&tempdir()?.join("etcd")).await?),
         _ => None,
     };
-    let servers = local
-        .as_ref()
-        .map(|l| l.url.clone())
-        .unwrap_or_else(|| etcd.clone());
-    println!("== etcd ({servers})");
-    let backend = vec![
-        "--etcd-servers".to_string(),
-        servers,
-        "--etcd-prefix".to_string(),
-        format!("/mkube-bench-{}", std::process::id()),
-    ];
-    let on_etcd = measure(&args, "etcd", backend).await?;
+    let servers = local.as_ref().map(|l| l.url.clone()).or(args.etcd.clone());
+    let mut runs = Vec::new();
+    for &component in &args.components {
+        let name = component.subcommand();
+        println!("== mkube {name}, sled (embedded store)");
+        runs.push((
+            format!("{name}, sled"),
+            measure(&args, component, Vec::new()).await?,
+        ));
+        let Some(servers) = &servers else { continue };
+        println!("== mkube {name}, etcd ({servers})");
+        let backend = vec![
+            "--etcd-servers".to_string(),
+            servers.clone(),
+            "--etcd-prefix".to_string(),
+            format!("/mkube-bench-{}-{name}", std::process::id()),
+        ];
+        runs.push((
+            format!("{name}, etcd"),
+            measure(&args, component, backend).await?,
+        ));
+    }
     if let Some(l) = &local {
         println!("etcd member RSS: {:.1} MiB", l.rss_kib()? as f64 / 1024.0);
     }
     println!();
-    print_comparison(&sled, &on_etcd);
+    print_table(&runs);
     Ok(())
 }
 
@@ -65,77 +92,59 @@ struct Figures {
     rss_loaded_kib: u64,
     create: Summary,
     create_rate: f64,
+    /// CPU seconds per 1000 creates: the cluster process, its DNS pod, the client.
+    create_cpu: [f64; 3],
     get: Summary,
     table: Summary,
     watch: Summary,
 }
 
-fn print_comparison(sled: &Figures, etcd: &Figures) {
-    let row = |what: &str, a: f64, b: f64, unit: &str| {
-        let ratio = if a > 0.0 { b / a } else { f64::NAN };
-        println!("| {what} | {a:.2} {unit} | {b:.2} {unit} | {ratio:.2}x |");
+/// One column per run (component and store), as a Markdown table.
+fn print_table(runs: &[(String, Figures)]) {
+    let header: Vec<&str> = runs.iter().map(|(name, _)| name.as_str()).collect();
+    println!("| measure | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(runs.len()));
+    let row = |what: &str, cell: &dyn Fn(&Figures) -> String| {
+        let cells: Vec<String> = runs.iter().map(|(_, f)| cell(f)).collect();
+        println!("| {what} | {} |", cells.join(" | "));
     };
-    println!("| measure | sled | etcd | etcd/sled |");
-    println!("|---|---|---|---|");
-    row(
-        "start-up, empty",
-        ms(sled.ready_empty),
-        ms(etcd.ready_empty),
-        "ms",
-    );
-    row(
-        "start-up, loaded",
-        ms(sled.ready_loaded),
-        ms(etcd.ready_loaded),
-        "ms",
-    );
-    let mib = |k: u64| k as f64 / 1024.0;
-    row(
-        "idle RSS",
-        mib(sled.rss_idle_kib),
-        mib(etcd.rss_idle_kib),
-        "MiB",
-    );
-    row(
-        "loaded RSS",
-        mib(sled.rss_loaded_kib),
-        mib(etcd.rss_loaded_kib),
-        "MiB",
-    );
-    row("create p50", ms(sled.create.p50), ms(etcd.create.p50), "ms");
-    row("create p99", ms(sled.create.p99), ms(etcd.create.p99), "ms");
-    row("creates/s", sled.create_rate, etcd.create_rate, "");
-    row("get p50", ms(sled.get.p50), ms(etcd.get.p50), "ms");
-    row("get p99", ms(sled.get.p99), ms(etcd.get.p99), "ms");
-    row(
-        "list as Table p50",
-        ms(sled.table.p50),
-        ms(etcd.table.p50),
-        "ms",
-    );
-    row(
-        "watch delivery p50",
-        ms(sled.watch.p50),
-        ms(etcd.watch.p50),
-        "ms",
-    );
-    row(
-        "watch delivery p99",
-        ms(sled.watch.p99),
-        ms(etcd.watch.p99),
-        "ms",
-    );
+    let mib = |k: u64| format!("{:.1} MiB", k as f64 / 1024.0);
+    let millis = |d: Duration| format!("{:.2} ms", ms(d));
+    row("start-up to /readyz, empty", &|f| millis(f.ready_empty));
+    row("start-up to /readyz, loaded", &|f| millis(f.ready_loaded));
+    row("idle RSS", &|f| mib(f.rss_idle_kib));
+    row("loaded RSS", &|f| mib(f.rss_loaded_kib));
+    row("create p50 / p99", &|f| {
+        format!("{} / {}", millis(f.create.p50), millis(f.create.p99))
+    });
+    row("creates/s", &|f| format!("{:.0}", f.create_rate));
+    row("CPU s per 1000 creates (cluster / client)", &|f| {
+        format!(
+            "{:.2} / {:.2}",
+            f.create_cpu[0] + f.create_cpu[1].max(0.0),
+            f.create_cpu[2]
+        )
+    });
+    row("get p50 / p99", &|f| {
+        format!("{} / {}", millis(f.get.p50), millis(f.get.p99))
+    });
+    row("list as Table p50", &|f| millis(f.table.p50));
+    row("watch delivery p50 / p99", &|f| {
+        format!("{} / {}", millis(f.watch.p50), millis(f.watch.p99))
+    });
 }
 
 /// One full run on a fresh cluster started with `backend` flags.
 async fn measure(
     args: &ApiBenchArgs,
-    label: &str,
+    component: Component,
     backend: Vec<String>,
 ) -> anyhow::Result<Figures> {
+    let label = format!("{}-{}", component.subcommand(), backend.len());
     let dir = tempdir()?.join(label);
     std::fs::create_dir_all(&dir)?;
     let mut cluster = BenchCluster::new(&dir)?;
+    cluster.subcommand = component.subcommand();
     cluster.extra_args = backend.clone();
     let ready_empty = cluster.start().await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -149,11 +158,24 @@ async fn measure(
     let client = cluster.client().await?;
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let started = Instant::now();
-    let create = create_services(&services, args.services, args.concurrency).await?;
+    // CPU per 1000 creates: the cluster process, its pods (cluster DNS
+    // watches every Service), and this client (TLS, encoding).
+    let pids = cluster_dns_and_self(&cluster).await?;
+    let thousands = args.services as f64 / 1000.0;
+    let (create, cpu) = with_cpu(
+        pids,
+        thousands,
+        create_services(&services, args.services, args.concurrency),
+    )
+    .await?;
     let create_rate = args.services as f64 / started.elapsed().as_secs_f64();
     println!(
         "create {} services ({} concurrent): {create}; {create_rate:.0} creates/s",
         args.services, args.concurrency
+    );
+    println!(
+        "  CPU per 1000 creates: cluster process {:.2} s, its cluster DNS pod {:.2} s, this client {:.2} s",
+        cpu[0], cpu[1], cpu[2]
     );
 
     let get = concurrent(2000, args.concurrency, {
@@ -199,6 +221,7 @@ async fn measure(
     cluster.stop();
     let mut cluster2 = BenchCluster::new(&dir)?;
     cluster2.port = cluster.port;
+    cluster2.subcommand = cluster.subcommand;
     cluster2.extra_args = backend;
     let ready_loaded = cluster2.start().await?;
     println!(
@@ -215,10 +238,32 @@ async fn measure(
         rss_loaded_kib: rss_loaded,
         create,
         create_rate,
+        create_cpu: cpu,
         get,
         table,
         watch,
     })
+}
+
+/// The cluster process, its cluster DNS pod's process (0 if it does not
+/// run, as without root) and this process.
+async fn cluster_dns_and_self(cluster: &BenchCluster) -> anyhow::Result<[u32; 3]> {
+    use anyhow::Context;
+    let root = cluster.pid().context("cluster not running")?;
+    let mut dns = 0;
+    // Only `mkube up` runs the cluster DNS pod.
+    let tries = if cluster.subcommand == "up" { 50 } else { 0 };
+    for _ in 0..tries {
+        if let Some((pid, _)) = descendants(root)
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains("coredns"))
+        {
+            dns = pid;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok([root, dns, std::process::id()])
 }
 
 pub(super) fn service(i: usize) -> Service {

@@ -16,7 +16,9 @@ pub fn tempdir() -> anyhow::Result<PathBuf> {
 pub struct BenchCluster {
     pub data_dir: PathBuf,
     pub port: u16,
-    /// Extra flags for `mkube up` (the storage backend).
+    /// What runs: `up` (the default) or `apiserver`.
+    pub subcommand: &'static str,
+    /// Extra flags for it (the storage backend).
     pub extra_args: Vec<String>,
     child: Option<Child>,
 }
@@ -29,18 +31,19 @@ impl BenchCluster {
         Ok(BenchCluster {
             data_dir: data_dir.to_path_buf(),
             port,
+            subcommand: "up",
             extra_args: Vec::new(),
             child: None,
         })
     }
 
-    /// Starts `mkube up` and returns the time until `/readyz` answers 200.
+    /// Starts the cluster and returns the time until `/readyz` answers 200.
     pub async fn start(&mut self) -> anyhow::Result<Duration> {
         let exe = std::env::current_exe()?;
         let log = std::fs::File::create(self.data_dir.join("bench-mkube.log"))?;
         let started = Instant::now();
         let child = Command::new(exe)
-            .args(["up", "--data-dir"])
+            .args([self.subcommand, "--data-dir"])
             .arg(&self.data_dir)
             .args(["--port", &self.port.to_string()])
             .args(&self.extra_args)
