@@ -146,9 +146,7 @@ fn cluster_dns_ip(args: &ServerArgs) -> anyhow::Result<Option<std::net::IpAddr>>
         return Ok(None);
     };
     let cidr: ipnet::IpNet = first.0.parse().context("invalid --service-cidr")?;
-    Ok(Some(apiserver::registry::resources::service_alloc::nth_ip(
-        &cidr, 9,
-    )))
+    Ok(apiserver::registry::service::allocation::ClusterIpAllocator::new(cidr).nth(10))
 }
 
 /// The coredns Deployment and kube-dns Service; a failure leaves the
