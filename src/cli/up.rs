@@ -13,6 +13,8 @@ pub fn api_config(args: &ServerArgs) -> anyhow::Result<apiserver::ApiConfig> {
                 .with_context(|| format!("invalid --service-cidr {}", c.0))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    apiserver::registry::service::check_service_cidrs(&service_cidrs)
+        .map_err(anyhow::Error::msg)?;
     let (lo, hi) = args
         .service_node_port_range
         .split_once('-')

@@ -92,6 +92,21 @@ impl ServiceConfig {
     }
 }
 
+/// Checks `--service-cidr` as kube-apiserver checks
+/// `--service-cluster-ip-range`: one range, or two of different families
+/// (a dual-stack cluster, the first family being the default).
+pub fn check_service_cidrs(cidrs: &[IpNet]) -> Result<(), String> {
+    match cidrs {
+        [] => Err("--service-cidr: at least one range is required".into()),
+        [_] => Ok(()),
+        [a, b] if IpFamily::of_net(a) == IpFamily::of_net(b) => {
+            Err("--service-cidr[0] and --service-cidr[1] must be of different IP family".into())
+        }
+        [_, _] => Ok(()),
+        _ => Err("--service-cidr must not contain more than two entries".into()),
+    }
+}
+
 /// A failed Service write, as the API server reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceError {
@@ -488,6 +503,21 @@ mod tests {
         // Delete releases everything.
         stored(allocs.begin_write(WriteOp::Delete(&old)));
         assert_eq!(allocs.snapshot().cluster_ips[0].used(), 0);
+    }
+
+    #[test]
+    fn service_cidr_flag() {
+        let nets = |s: &[&str]| -> Vec<IpNet> { s.iter().map(|c| c.parse().unwrap()).collect() };
+        assert!(check_service_cidrs(&nets(&["127.96.0.0/16"])).is_ok());
+        assert!(check_service_cidrs(&nets(&["fd00:96::/108", "127.96.0.0/16"])).is_ok());
+        assert_eq!(
+            check_service_cidrs(&nets(&["127.96.0.0/16", "127.97.0.0/16"])).unwrap_err(),
+            "--service-cidr[0] and --service-cidr[1] must be of different IP family"
+        );
+        assert!(
+            check_service_cidrs(&nets(&["127.96.0.0/16", "fd00::/108", "fd01::/108"])).is_err()
+        );
+        assert!(check_service_cidrs(&[]).is_err());
     }
 
     #[test]
