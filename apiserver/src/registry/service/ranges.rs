@@ -851,8 +851,7 @@ mod tests {
 
     #[tokio::test]
     async fn single_stack_cluster_refuses_a_second_family() {
-        let (store, st) = single_server(SINGLE).await;
-        let storage = &store.storage;
+        let (_store, st) = single_server(SINGLE).await;
         let require = create(
             &st,
             json!({"name": "req", "ipFamilyPolicy": "RequireDualStack", "ports": [{"port": 80}]}),
