@@ -534,18 +534,18 @@ mod tests {
             .collect()
     }
 
+    /// A NodePort Service using 30053 for DNS over UDP and TCP.
+    fn dns_on_30053(name: &str) -> Value {
+        json!({"name": name, "type": "NodePort", "ports": [
+            {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053},
+            {"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 30053}]})
+    }
+
     #[tokio::test]
     async fn keys_are_created_and_deleted_in_the_service_transaction() {
         let (store, st) = single_server(SINGLE).await;
         let storage = &store.storage;
-        let web = create(
-            &st,
-            json!({"name": "web", "type": "NodePort", "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 30053}]}),
-        )
-        .await
-        .unwrap();
+        let web = create(&st, dns_on_30053("web")).await.unwrap();
         let ip = ips(&web).remove(0);
         // One key per value: the TCP and UDP ports share the number's key.
         assert_eq!(
@@ -603,14 +603,7 @@ mod tests {
     async fn a_node_port_number_belongs_to_one_service_for_every_protocol() {
         let (store, st) = single_server(SINGLE).await;
         let storage = &store.storage;
-        create(
-            &st,
-            json!({"name": "dns", "type": "NodePort", "ports": [
-                {"name": "dns", "port": 53, "protocol": "UDP", "nodePort": 30053},
-                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "nodePort": 30053}]}),
-        )
-        .await
-        .unwrap();
+        create(&st, dns_on_30053("dns")).await.unwrap();
         let before = keys(storage).await;
         for protocol in ["TCP", "UDP", "SCTP"] {
             let e = create(
