@@ -54,7 +54,10 @@ async fn ensure_kubernetes_service(st: &ApiState) -> anyhow::Result<()> {
         .first()
         .copied()
         .ok_or_else(|| anyhow::anyhow!("no service CIDR"))?;
-    let first_ip = crate::registry::resources::service_alloc::nth_ip(&cidr, 0).to_string();
+    let first_ip = crate::registry::service::allocation::ClusterIpAllocator::new(cidr)
+        .nth(1)
+        .map(|ip| crate::validation::names::go_ip_string(&ip))
+        .ok_or_else(|| anyhow::anyhow!("service CIDR {cidr} has no usable address"))?;
     let (addr, port) = (st.config.advertise_address.to_string(), st.config.port);
     let labels = json!({"component": "apiserver", "provider": "kubernetes"});
     let objects = [

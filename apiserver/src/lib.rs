@@ -72,7 +72,7 @@ impl ApiServer {
             store: rest::object_store::ObjectStore { storage },
             config: config.clone(),
             agent_token: Some(credentials.token.clone()),
-            allocators: Default::default(),
+            allocators: registry::service::ranges::Allocators::new((&config).into()),
         });
         state.allocators.rebuild(&state.store.storage).await?;
         state.allocators.follow(state.store.storage.clone());

@@ -514,6 +514,9 @@ pub struct Cluster {
     log: PathBuf,
     /// `up` (the whole cluster) or `apiserver` (only the API server).
     command: &'static str,
+    /// Prefix length of this cluster's own IPv6 Service range, for a
+    /// dual-stack cluster ([`Cluster::start_dual_stack`]).
+    ipv6_service_prefix: Option<u8>,
 }
 
 impl Cluster {
@@ -526,6 +529,22 @@ impl Cluster {
     /// Like [`Cluster::start`], with extra flags for `mkube up`.
     pub fn start_with_args(extra: &[&str]) -> Cluster {
         Self::start_command("up", extra)
+    }
+
+    /// Like [`Cluster::start_with_args`] on a dual-stack cluster: the
+    /// cluster's own `--service-cidr` is its IPv4 range followed by an IPv6
+    /// range of its own, `fd00:96:<n>::/<ipv6_prefix>` (a unique local
+    /// address range nothing routes; ClusterIPs are only allocated from it).
+    pub fn start_dual_stack(ipv6_prefix: u8, extra: &[&str]) -> Cluster {
+        assert!(
+            (64..=126).contains(&ipv6_prefix),
+            "an IPv6 Service range from /64 to /126"
+        );
+        let data = tempfile::Builder::new()
+            .prefix("mkube-e2e-")
+            .tempdir()
+            .expect("creating a temporary data dir");
+        Self::start_in_with("up", data, extra, Some(ipv6_prefix))
     }
 
     /// Starts only `mkube apiserver` with these flags (for clusters whose
@@ -549,6 +568,15 @@ impl Cluster {
     }
 
     fn start_in(command: &'static str, data: tempfile::TempDir, extra: &[&str]) -> Cluster {
+        Self::start_in_with(command, data, extra, None)
+    }
+
+    fn start_in_with(
+        command: &'static str,
+        data: tempfile::TempDir,
+        extra: &[&str],
+        ipv6_service_prefix: Option<u8>,
+    ) -> Cluster {
         let kubectl = kubectl_path();
         let bin = mkube_bin();
         let data_dir = data.path().to_path_buf();
@@ -562,6 +590,7 @@ impl Cluster {
             kubectl,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             command,
+            ipv6_service_prefix,
         };
         // A port picked as free can be taken by someone else before mkube
         // binds it: then try another one.
@@ -582,7 +611,7 @@ impl Cluster {
     pub fn isolation_args(&self) -> Vec<String> {
         let n = self.port % 250 + 1;
         let mut defaults = vec![
-            ("--service-cidr", format!("127.96.{n}.0/24")),
+            ("--service-cidr", self.service_cidr()),
             ("--cluster-cidr", format!("127.{}.0.0/16", 128 + n % 100)),
         ];
         if self.command == "up" {
@@ -599,6 +628,16 @@ impl Cluster {
             })
             .flat_map(|(flag, value)| [flag.to_string(), value])
             .collect()
+    }
+
+    /// This cluster's own Service range(s) (what `--service-cidr` gets unless
+    /// the test passes it): IPv4 first, and IPv6 on a dual-stack cluster.
+    pub fn service_cidr(&self) -> String {
+        let n = self.port % 250 + 1;
+        match self.ipv6_service_prefix {
+            None => format!("127.96.{n}.0/24"),
+            Some(p) => format!("127.96.{n}.0/24,fd00:96:{n:x}::/{p}"),
+        }
     }
 
     /// With `MKUBE_E2E_ETCD` set, the flags that put this cluster on that etcd
@@ -911,6 +950,16 @@ impl Cluster {
         let args = collect_args(args);
         let out = self.kubectl(&args);
         self.expect_success(&args, &out)
+    }
+
+    /// `kubectl get <obj...> -o jsonpath=<path>`, asserting success.
+    #[track_caller]
+    pub fn get_jsonpath(&self, obj: &[&str], path: &str) -> String {
+        let mut args: Vec<&str> = vec!["get"];
+        args.extend_from_slice(obj);
+        let expr = format!("jsonpath={path}");
+        args.extend_from_slice(&["-o", &expr]);
+        self.kubectl_ok(args)
     }
 
     /// Runs kubectl with `input` on stdin, asserts success, returns stdout.

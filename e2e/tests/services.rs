@@ -28,14 +28,6 @@ spec:
     targetPort: 9090
 "#;
 
-fn jsonpath(c: &Cluster, obj: &[&str], path: &str) -> String {
-    let mut args: Vec<&str> = vec!["get"];
-    args.extend_from_slice(obj);
-    let expr = format!("jsonpath={path}");
-    args.extend_from_slice(&["-o", &expr]);
-    c.kubectl_ok(args)
-}
-
 #[test]
 fn every_type_gets_the_right_defaults_and_allocations() {
     let c = Cluster::start();
@@ -100,47 +92,46 @@ spec:
 
     // Defaults as kube-apiserver sets them.
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.ports[0].protocol}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.ports[0].protocol}"),
         "TCP"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.ports[1].targetPort}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.ports[1].targetPort}"),
         "web-tls"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.sessionAffinity}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.sessionAffinity}"),
         "None"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.ipFamilies[0]}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.ipFamilies[0]}"),
         "IPv4"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.internalTrafficPolicy}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.internalTrafficPolicy}"),
         "Cluster"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "multi"], "{.spec.externalTrafficPolicy}"),
+        c.get_jsonpath(&["svc", "multi"], "{.spec.externalTrafficPolicy}"),
         ""
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "np"], "{.spec.externalTrafficPolicy}"),
+        c.get_jsonpath(&["svc", "np"], "{.spec.externalTrafficPolicy}"),
         "Cluster"
     );
     assert_eq!(
-        jsonpath(
-            &c,
+        c.get_jsonpath(
             &["svc", "sticky"],
             "{.spec.sessionAffinityConfig.clientIP.timeoutSeconds}"
         ),
         "10800"
     );
     assert_eq!(
-        jsonpath(&c, &["svc", "headless"], "{.spec.clusterIPs[0]}"),
+        c.get_jsonpath(&["svc", "headless"], "{.spec.clusterIPs[0]}"),
         "None"
     );
     // The kubernetes Service holds the first address of the range.
-    let first = jsonpath(&c, &["svc", "kubernetes"], "{.spec.clusterIP}");
+    let first = c.get_jsonpath(&["svc", "kubernetes"], "{.spec.clusterIP}");
     assert!(first.ends_with(".1"), "kubernetes Service got {first}");
 }
 
@@ -181,7 +172,7 @@ fn rejections_carry_the_real_messages() {
         ),
         "{range}"
     );
-    let ip = jsonpath(&c, &["svc", "first"], "{.spec.clusterIP}");
+    let ip = c.get_jsonpath(&["svc", "first"], "{.spec.clusterIP}");
     let taken = c.kubectl_err([
         "create",
         "service",
@@ -244,7 +235,10 @@ fn node_port_is_released_on_type_change_and_delete() {
         "-p",
         r#"{"spec":{"type":"ClusterIP"}}"#,
     ]);
-    assert_eq!(jsonpath(&c, &["svc", "a"], "{.spec.ports[0].nodePort}"), "");
+    assert_eq!(
+        c.get_jsonpath(&["svc", "a"], "{.spec.ports[0].nodePort}"),
+        ""
+    );
     c.kubectl_ok([
         "create",
         "service",
@@ -301,10 +295,10 @@ fn allocations_survive_restart_and_kill() {
         "--tcp=80:8080",
         "--node-port=30100",
     ]);
-    let ip = jsonpath(&c, &["svc", "keep"], "{.spec.clusterIP}");
+    let ip = c.get_jsonpath(&["svc", "keep"], "{.spec.clusterIP}");
     c.kill9();
     c.start_again();
-    assert_eq!(jsonpath(&c, &["svc", "keep"], "{.spec.clusterIP}"), ip);
+    assert_eq!(c.get_jsonpath(&["svc", "keep"], "{.spec.clusterIP}"), ip);
     let dup = c.kubectl_err([
         "create",
         "service",
@@ -335,7 +329,7 @@ fn allocations_survive_restart_and_kill() {
             "--tcp=80",
         ]);
         assert_ne!(
-            jsonpath(&c, &["svc", &format!("n{i}")], "{.spec.clusterIP}"),
+            c.get_jsonpath(&["svc", &format!("n{i}")], "{.spec.clusterIP}"),
             ip
         );
     }
@@ -395,15 +389,11 @@ endpoints:
   conditions: {{ready: true}}
 "#
     ));
-    let cluster_ip = jsonpath(&c, &["svc", "manual"], "{.spec.clusterIP}");
-    let node_port = jsonpath(&c, &["svc", "manual"], "{.spec.ports[0].nodePort}");
+    let cluster_ip = c.get_jsonpath(&["svc", "manual"], "{.spec.clusterIP}");
+    let node_port = c.get_jsonpath(&["svc", "manual"], "{.spec.ports[0].nodePort}");
     let lb_ip = eventually(WAIT, "a load-balancer address", || {
-        Some(jsonpath(
-            &c,
-            &["svc", "manual"],
-            "{.status.loadBalancer.ingress[0].ip}",
-        ))
-        .filter(|s| !s.is_empty())
+        Some(c.get_jsonpath(&["svc", "manual"], "{.status.loadBalancer.ingress[0].ip}"))
+            .filter(|s| !s.is_empty())
     });
     let table = Table::parse(&c.kubectl_ok(["get", "svc", "manual"]));
     assert_eq!(

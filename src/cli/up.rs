@@ -13,6 +13,8 @@ pub fn api_config(args: &ServerArgs) -> anyhow::Result<apiserver::ApiConfig> {
                 .with_context(|| format!("invalid --service-cidr {}", c.0))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    apiserver::registry::service::check_service_cidrs(&service_cidrs)
+        .map_err(anyhow::Error::msg)?;
     let (lo, hi) = args
         .service_node_port_range
         .split_once('-')
@@ -146,9 +148,7 @@ fn cluster_dns_ip(args: &ServerArgs) -> anyhow::Result<Option<std::net::IpAddr>>
         return Ok(None);
     };
     let cidr: ipnet::IpNet = first.0.parse().context("invalid --service-cidr")?;
-    Ok(Some(apiserver::registry::resources::service_alloc::nth_ip(
-        &cidr, 9,
-    )))
+    Ok(apiserver::registry::service::allocation::ClusterIpAllocator::new(cidr).nth(10))
 }
 
 /// The coredns Deployment and kube-dns Service; a failure leaves the

@@ -6,7 +6,7 @@ use serde_json::Value;
 /// Context a strategy may need (cluster configuration, shared allocators).
 pub struct Ctx<'a> {
     pub config: &'a crate::config::ApiConfig,
-    pub allocators: &'a crate::registry::resources::service::Allocators,
+    pub allocators: &'a crate::registry::service::ranges::Allocators,
 }
 
 /// A write about to be stored, as a strategy's `begin_write` sees it.
@@ -15,6 +15,9 @@ pub enum WriteOp<'a> {
     Update {
         old: &'a Value,
         new: &'a mut Value,
+        /// `status` (and the like) when the write goes to a subresource,
+        /// which only changes that part of the object.
+        subresource: Option<&'a str>,
     },
     /// The object is being removed from storage.
     Delete(&'a Value),

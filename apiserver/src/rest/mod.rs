@@ -44,7 +44,7 @@ pub struct ApiState {
     /// Credentials the API server presents to node agents.
     pub agent_token: Option<String>,
     /// ClusterIP and NodePort allocators (an index over the allocation keys).
-    pub allocators: crate::registry::resources::service::Allocators,
+    pub allocators: crate::registry::service::ranges::Allocators,
 }
 
 pub type SharedState = Arc<ApiState>;

@@ -402,6 +402,7 @@ pub async fn guaranteed_update(
                 WriteOp::Update {
                     old: &current,
                     new: &mut new,
+                    subresource: ri.subresource.as_deref(),
                 },
                 &ctx,
             )?

@@ -572,6 +572,27 @@ mod tests {
     }
 
     #[test]
+    fn dual_stack_service_answers_a_and_aaaa() {
+        let mut i = Index::default();
+        i.apply_service(&svc(
+            "default",
+            "both",
+            json!({"clusterIP": "fd00:96::7", "clusterIPs": ["fd00:96::7", "127.96.0.7"],
+            "ipFamilies": ["IPv6", "IPv4"], "ipFamilyPolicy": "PreferDualStack",
+            "ports": [{"port": 80}]}),
+        ));
+        let name = "both.default.svc.cluster.local.";
+        assert_eq!(
+            data(&local(&i, name, RecordType::A)),
+            vec![format!("{name} 127.96.0.7")]
+        );
+        assert_eq!(
+            data(&local(&i, name, RecordType::AAAA)),
+            vec![format!("{name} fd00:96::7")]
+        );
+    }
+
+    #[test]
     fn nxdomain_versus_nodata() {
         let i = index();
         for (q, rcode) in [

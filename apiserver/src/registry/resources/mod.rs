@@ -10,7 +10,6 @@ pub mod pod_template;
 pub mod replicaset;
 pub mod secret;
 pub mod service;
-pub mod service_alloc;
 
 use serde_json::Value;
 

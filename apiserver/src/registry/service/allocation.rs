@@ -276,15 +276,15 @@ impl ClusterIpAllocator {
     }
 }
 
-/// The NodePorts of the configured range, with the protocols each port is
-/// held for (a port belongs to one Service for every protocol, as in
-/// kube-apiserver; one Service may use it for several protocols).
+/// The NodePorts of the configured range. A port number belongs to one
+/// Service for every protocol, as in kube-apiserver (whose port allocator
+/// knows numbers only); that Service may use it for several protocols.
 #[derive(Debug, Clone)]
 pub struct NodePortAllocator {
     base: u16,
     size: u32,
     offset: u32,
-    allocated: BTreeMap<u16, BTreeSet<String>>,
+    allocated: BTreeSet<u16>,
 }
 
 impl NodePortAllocator {
@@ -299,7 +299,7 @@ impl NodePortAllocator {
             base: start,
             size,
             offset: range_offset(u128::from(size), 16, 128, 32) as u32,
-            allocated: BTreeMap::new(),
+            allocated: BTreeSet::new(),
         }
     }
 
@@ -335,37 +335,31 @@ impl NodePortAllocator {
         self.size - self.allocated.len() as u32
     }
 
-    /// Reserves a specific port for a protocol.
-    pub fn allocate_specific(&mut self, port: u16, protocol: &str) -> Result<(), AllocError> {
+    /// Reserves a specific port.
+    pub fn allocate_specific(&mut self, port: u16) -> Result<(), AllocError> {
         if !self.contains(port) {
             return Err(AllocError::PortNotInRange {
                 range: self.range_string(),
             });
         }
-        if self.allocated.contains_key(&port) {
+        if !self.allocated.insert(port) {
             return Err(AllocError::PortAllocated);
         }
-        self.allocated
-            .insert(port, BTreeSet::from([protocol.to_string()]));
         Ok(())
     }
 
     /// Reserves a random free port, from the upper band first.
-    pub fn allocate_next(&mut self, protocol: &str) -> Result<u16, AllocError> {
-        self.allocate_next_with(protocol, &mut rand::rng())
+    pub fn allocate_next(&mut self) -> Result<u16, AllocError> {
+        self.allocate_next_with(&mut rand::rng())
     }
 
-    pub fn allocate_next_with(
-        &mut self,
-        protocol: &str,
-        rng: &mut impl Rng,
-    ) -> Result<u16, AllocError> {
+    pub fn allocate_next_with(&mut self, rng: &mut impl Rng) -> Result<u16, AllocError> {
         if self.allocated.len() as u32 >= self.size {
             return Err(AllocError::Full);
         }
         let taken: BTreeSet<u128> = self
             .allocated
-            .keys()
+            .iter()
             .map(|p| u128::from(*p - self.base))
             .collect();
         let (band, size) = (u128::from(self.offset), u128::from(self.size));
@@ -373,69 +367,22 @@ impl NodePortAllocator {
             .or_else(|| pick_free(&taken, 0, band, rng))
             .ok_or(AllocError::Full)?;
         let port = self.base + off as u16;
-        self.allocated
-            .insert(port, BTreeSet::from([protocol.to_string()]));
+        self.allocated.insert(port);
         Ok(port)
     }
 
-    /// Records that the holder of `port` also uses it for `protocol`;
-    /// reserves the port if it is free. Fails only when out of range.
-    pub fn add_protocol(&mut self, port: u16, protocol: &str) -> Result<(), AllocError> {
-        if !self.contains(port) {
-            return Err(AllocError::PortNotInRange {
-                range: self.range_string(),
-            });
-        }
-        self.allocated
-            .entry(port)
-            .or_default()
-            .insert(protocol.to_string());
-        Ok(())
-    }
-
-    /// Replaces the protocols recorded for a held port.
-    pub fn set_protocols(&mut self, port: u16, protocols: &BTreeSet<String>) {
-        if let Some(p) = self.allocated.get_mut(&port) {
-            if !protocols.is_empty() {
-                *p = protocols.clone();
-            }
-        }
-    }
-
-    /// Frees a port for every protocol; false if it was not allocated.
+    /// Frees a port; false if it was not allocated.
     pub fn release(&mut self, port: u16) -> bool {
-        self.allocated.remove(&port).is_some()
-    }
-
-    /// Drops one protocol; the port is freed with its last protocol.
-    pub fn release_protocol(&mut self, port: u16, protocol: &str) -> bool {
-        let Some(set) = self.allocated.get_mut(&port) else {
-            return false;
-        };
-        let removed = set.remove(protocol);
-        if set.is_empty() {
-            self.allocated.remove(&port);
-        }
-        removed
+        self.allocated.remove(&port)
     }
 
     pub fn is_allocated(&self, port: u16) -> bool {
-        self.allocated.contains_key(&port)
+        self.allocated.contains(&port)
     }
 
-    /// The protocols `port` is held for (empty when free).
-    pub fn protocols(&self, port: u16) -> Vec<String> {
-        self.allocated
-            .get(&port)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// `(port, protocols)` for every held port, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (u16, Vec<String>)> + '_ {
-        self.allocated
-            .iter()
-            .map(|(p, s)| (*p, s.iter().cloned().collect()))
+    /// Every held port, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.allocated.iter().copied()
     }
 }
 
@@ -446,8 +393,8 @@ impl NodePortAllocator {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Holdings {
     pub cluster_ips: Vec<IpAddr>,
-    /// NodePorts (and the health check port, for TCP) with their protocols.
-    pub node_ports: BTreeMap<u16, BTreeSet<String>>,
+    /// NodePorts and the health check port.
+    pub node_ports: BTreeSet<u16>,
 }
 
 fn to_port(n: i64) -> Option<u16> {
@@ -478,44 +425,22 @@ pub fn holdings(svc: &Value) -> Holdings {
             .filter_map(|s| parse_ip_sloppy(s))
             .collect();
     }
-    for p in ports(svc) {
-        if let Some(np) = to_port(port_i64(p, "nodePort")) {
-            h.node_ports.entry(np).or_default().insert(protocol_of(p));
-        }
-    }
+    h.node_ports = node_port_numbers(svc).into_iter().collect();
     if needs_health_check(svc) {
-        if let Some(hc) = to_port(spec_i64(svc, "healthCheckNodePort")) {
-            h.node_ports
-                .entry(hc)
-                .or_default()
-                .insert("TCP".to_string());
-        }
+        h.node_ports
+            .extend(to_port(spec_i64(svc, "healthCheckNodePort")));
     }
     h
 }
 
-/// The ports a Service keeps after a write: nodePorts only for the types
-/// that use them (the strategy wipes them otherwise), plus its health check
-/// port.
-fn held_node_ports(svc: &Value) -> BTreeMap<u16, BTreeSet<String>> {
-    let mut held = BTreeMap::new();
-    if needs_node_port(svc) {
-        for p in ports(svc) {
-            if let Some(np) = to_port(port_i64(p, "nodePort")) {
-                held.entry(np)
-                    .or_insert_with(BTreeSet::new)
-                    .insert(protocol_of(p));
-            }
-        }
+/// What a Service keeps after a write: as [`holdings`], but nodePorts only
+/// for the types that use them (the strategy wipes them otherwise).
+fn kept_after_write(svc: &Value) -> Holdings {
+    let mut h = holdings(svc);
+    if !needs_node_port(svc) {
+        h.node_ports.clear();
     }
-    if needs_health_check(svc) {
-        if let Some(hc) = to_port(spec_i64(svc, "healthCheckNodePort")) {
-            held.entry(hc)
-                .or_insert_with(BTreeSet::new)
-                .insert("TCP".to_string());
-        }
-    }
-    held
+    h
 }
 
 /// One ClusterIP to reserve: `requested` is the address asked for (`None`:
@@ -824,26 +749,14 @@ pub fn plan(old: Option<&Value>, new: &Value) -> ServicePlan {
     plan
 }
 
-/// One port taken or freed, with the protocols it is (was) held for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodePortClaim {
-    pub port: u16,
-    pub protocols: Vec<String>,
-}
-
 /// The outcome of an allocation: what was reserved now (to persist, and to
-/// undo on abort) and what is released on commit.
+/// undo on abort) and what the write releases once it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reservation {
     pub allocated_ips: Vec<IpAddr>,
     pub released_ips: Vec<IpAddr>,
-    pub allocated_node_ports: Vec<NodePortClaim>,
-    pub released_node_ports: Vec<NodePortClaim>,
-    /// The ports the Service holds afterwards, with their protocols (commit
-    /// records these protocols for ports it kept).
-    pub held_node_ports: BTreeMap<u16, BTreeSet<String>>,
-    /// Nothing was kept in the index (dry run): commit and revert do nothing.
-    pub dry_run: bool,
+    pub allocated_node_ports: Vec<u16>,
+    pub released_node_ports: Vec<u16>,
 }
 
 impl Reservation {
@@ -856,6 +769,8 @@ impl Reservation {
 }
 
 /// Every allocator of the cluster: one per Service CIDR and the NodePorts.
+/// This is only the picking index; what is allocated is decided by the
+/// allocation keys in storage (see [`super::ranges`]).
 #[derive(Debug, Clone)]
 pub struct ServiceAllocators {
     pub cluster_ips: Vec<ClusterIpAllocator>,
@@ -901,96 +816,55 @@ impl ServiceAllocators {
         self.cluster_ips.iter_mut().find(|a| a.family() == family)
     }
 
-    fn allocator_for_ip_mut(&mut self, ip: &IpAddr) -> Option<&mut ClusterIpAllocator> {
+    pub(crate) fn allocator_for_ip_mut(&mut self, ip: &IpAddr) -> Option<&mut ClusterIpAllocator> {
         self.ip_allocator_mut(IpFamily::of(ip))
     }
 
-    /// Marks what a stored Service holds (rebuilding the index at start).
-    /// Returns what could not be marked (already taken or out of range).
-    pub fn restore(&mut self, svc: &Value) -> Vec<String> {
-        let mut problems = Vec::new();
-        let h = holdings(svc);
-        for ip in h.cluster_ips {
-            let r = match self.allocator_for_ip_mut(&ip) {
-                Some(a) => a.allocate_specific(ip).map_err(|e| e.to_string()),
-                None => Err(format!("{} is not configured", IpFamily::of(&ip).as_str())),
-            };
-            if let Err(e) = r {
-                problems.push(format!("clusterIP {}: {e}", go_ip_string(&ip)));
-            }
-        }
-        for (port, protos) in h.node_ports {
-            if self.node_ports.is_allocated(port) {
-                problems.push(format!(
-                    "nodePort {port}: provided port is already allocated"
-                ));
-                continue;
-            }
-            for p in &protos {
-                if let Err(e) = self.node_ports.add_protocol(port, p) {
-                    problems.push(format!("nodePort {port}: {e}"));
-                    break;
-                }
-            }
-        }
-        problems
-    }
-
     /// Allocates for a new Service and writes the values into it.
-    pub fn allocate_create(
-        &mut self,
-        svc: &mut Value,
-        dry_run: bool,
-    ) -> Result<Reservation, ServiceError> {
+    pub fn allocate_create(&mut self, svc: &mut Value) -> Result<Reservation, ServiceError> {
         let p = plan(None, svc);
-        self.execute(&p, svc, None, dry_run)
+        self.execute(&p, svc)
     }
 
     /// Allocates for an update of `old` to `new` and writes the values into
-    /// `new`; releases are deferred to [`ServiceAllocators::commit`].
+    /// `new`; releases take effect when the write is stored.
     pub fn allocate_update(
         &mut self,
         new: &mut Value,
         old: &Value,
-        dry_run: bool,
     ) -> Result<Reservation, ServiceError> {
         let p = plan(Some(old), new);
-        self.execute(&p, new, Some(old), dry_run)
+        self.execute(&p, new)
     }
 
-    /// What deleting a Service releases (applied by commit).
+    /// What deleting a Service releases.
     pub fn release_for_delete(&self, svc: &Value) -> Reservation {
         let h = holdings(svc);
         Reservation {
             released_ips: h.cluster_ips,
-            released_node_ports: h
-                .node_ports
-                .into_iter()
-                .map(|(port, protos)| NodePortClaim {
-                    port,
-                    protocols: protos.into_iter().collect(),
-                })
-                .collect(),
+            released_node_ports: h.node_ports.into_iter().collect(),
             ..Default::default()
         }
     }
 
     /// Executes a plan; on error everything reserved so far is undone.
+    /// Releases of values the Service still holds afterwards are dropped.
     pub fn execute(
         &mut self,
         plan: &ServicePlan,
         svc: &mut Value,
-        old: Option<&Value>,
-        dry_run: bool,
     ) -> Result<Reservation, ServiceError> {
         let mut r = Reservation::default();
-        let result = self.execute_inner(plan, svc, old, &mut r);
-        if result.is_err() || dry_run {
-            self.undo_allocations(&r);
+        if let Err(e) = self.execute_inner(plan, svc, &mut r) {
+            self.revert(&r);
+            return Err(e);
         }
-        result?;
-        r.dry_run = dry_run;
-        r.held_node_ports = held_node_ports(svc);
+        let kept = kept_after_write(svc);
+        r.released_ips
+            .retain(|ip| !kept.cluster_ips.contains(ip) && !r.allocated_ips.contains(ip));
+        let allocated_ports = r.allocated_node_ports.clone();
+        r.released_node_ports
+            .retain(|p| !kept.node_ports.contains(p) && !allocated_ports.contains(p));
         Ok(r)
     }
 
@@ -998,7 +872,6 @@ impl ServiceAllocators {
         &mut self,
         plan: &ServicePlan,
         svc: &mut Value,
-        old: Option<&Value>,
         r: &mut Reservation,
     ) -> Result<(), ServiceError> {
         // ClusterIPs: pad clusterIPs with markers, then allocate.
@@ -1053,161 +926,78 @@ impl ServiceAllocators {
             }
         }
 
-        // NodePorts.
+        // NodePorts: one allocation per number; the protocols of a plan step
+        // only matter for its messages.
         for step in &plan.node_port_steps {
             match step {
-                NodePortStep::Specific {
-                    index,
-                    port,
-                    protocol,
-                } => {
-                    if let Err(e) = self.node_ports.allocate_specific(*port, protocol) {
+                NodePortStep::Specific { index, port, .. } => {
+                    if let Err(e) = self.node_ports.allocate_specific(*port) {
                         return Err(ServiceError::Invalid(vec![FieldError::invalid(
                             format!("spec.ports[{index}].nodePort"),
                             *port,
                             e.to_string(),
                         )]));
                     }
-                    r.allocated_node_ports.push(NodePortClaim {
-                        port: *port,
-                        protocols: vec![protocol.clone()],
-                    });
+                    r.allocated_node_ports.push(*port);
                     set_port_node_port(svc, *index, *port);
                 }
-                NodePortStep::Next { index, protocol } => {
-                    let port = self.node_ports.allocate_next(protocol).map_err(|e| {
+                NodePortStep::Next { index, .. } => {
+                    let port = self.node_ports.allocate_next().map_err(|e| {
                         ServiceError::Internal(format!("failed to allocate a nodePort: {e}"))
                     })?;
-                    r.allocated_node_ports.push(NodePortClaim {
-                        port,
-                        protocols: vec![protocol.clone()],
-                    });
+                    r.allocated_node_ports.push(port);
                     set_port_node_port(svc, *index, port);
                 }
-                NodePortStep::Reuse {
-                    index,
-                    from,
-                    protocol,
-                } => {
+                NodePortStep::Reuse { index, from, .. } => {
                     if let Some(port) = port_node_port(svc, *from) {
-                        self.note_protocol(r, port, protocol);
                         set_port_node_port(svc, *index, port);
                     }
                 }
-                NodePortStep::Keep { port, protocol, .. } => {
-                    self.note_protocol(r, *port, protocol);
-                }
+                NodePortStep::Keep { .. } => {}
                 NodePortStep::Fail(msg) => return Err(ServiceError::Internal(msg.clone())),
             }
         }
-        for port in &plan.release_node_ports {
-            let protocols = old
-                .map(|o| {
-                    ports(o)
-                        .iter()
-                        .filter(|p| to_port(port_i64(p, "nodePort")) == Some(*port))
-                        .map(protocol_of)
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .collect()
-                })
-                .unwrap_or_default();
-            r.released_node_ports.push(NodePortClaim {
-                port: *port,
-                protocols,
-            });
-        }
+        r.released_node_ports
+            .extend(plan.release_node_ports.iter().copied());
 
         // Health check port.
         match plan.health_check {
             Some(HealthCheckStep::Allocate(Some(port))) => {
-                if let Err(e) = self.node_ports.allocate_specific(port, "TCP") {
+                if let Err(e) = self.node_ports.allocate_specific(port) {
                     return Err(ServiceError::Internal(format!(
                         "failed to allocate requested HealthCheck NodePort {port}: {e}"
                     )));
                 }
-                r.allocated_node_ports.push(NodePortClaim {
-                    port,
-                    protocols: vec!["TCP".into()],
-                });
+                r.allocated_node_ports.push(port);
             }
             Some(HealthCheckStep::Allocate(None)) => {
-                let port = self.node_ports.allocate_next("TCP").map_err(|e| {
+                let port = self.node_ports.allocate_next().map_err(|e| {
                     ServiceError::Internal(format!(
                         "failed to allocate a HealthCheck NodePort 0: {e}"
                     ))
                 })?;
-                r.allocated_node_ports.push(NodePortClaim {
-                    port,
-                    protocols: vec!["TCP".into()],
-                });
+                r.allocated_node_ports.push(port);
                 spec_mut(svc).insert("healthCheckNodePort".into(), json!(port));
             }
-            Some(HealthCheckStep::Release(port))
-                if !r.released_node_ports.iter().any(|c| c.port == port) =>
-            {
-                r.released_node_ports.push(NodePortClaim {
-                    port,
-                    protocols: vec!["TCP".into()],
-                });
+            Some(HealthCheckStep::Release(port)) if !r.released_node_ports.contains(&port) => {
+                r.released_node_ports.push(port);
             }
             Some(HealthCheckStep::Release(_)) | None => {}
         }
         Ok(())
     }
 
-    /// A port newly reserved by this write gains another protocol.
-    fn note_protocol(&mut self, r: &mut Reservation, port: u16, protocol: &str) {
-        if let Some(c) = r.allocated_node_ports.iter_mut().find(|c| c.port == port) {
-            if !c.protocols.iter().any(|p| p == protocol) {
-                c.protocols.push(protocol.to_string());
-            }
-            let _ = self.node_ports.add_protocol(port, protocol);
-        }
-    }
-
-    fn undo_allocations(&mut self, r: &Reservation) {
+    /// Frees what a reservation reserved (its releases never happened): the
+    /// write failed, or was refused after allocation.
+    pub fn revert(&mut self, r: &Reservation) {
         for ip in &r.allocated_ips {
             if let Some(a) = self.allocator_for_ip_mut(ip) {
                 a.release(ip);
             }
         }
-        for c in &r.allocated_node_ports {
-            self.node_ports.release(c.port);
+        for port in &r.allocated_node_ports {
+            self.node_ports.release(*port);
         }
-    }
-
-    /// The write was stored: apply the deferred releases and record the
-    /// protocols of the ports the Service keeps.
-    pub fn commit(&mut self, r: &Reservation) {
-        if r.dry_run {
-            return;
-        }
-        for ip in &r.released_ips {
-            if r.allocated_ips.contains(ip) {
-                continue;
-            }
-            if let Some(a) = self.allocator_for_ip_mut(ip) {
-                a.release(ip);
-            }
-        }
-        for c in &r.released_node_ports {
-            if r.held_node_ports.contains_key(&c.port) {
-                continue;
-            }
-            self.node_ports.release(c.port);
-        }
-        for (port, protos) in &r.held_node_ports {
-            self.node_ports.set_protocols(*port, protos);
-        }
-    }
-
-    /// The write failed: free what it reserved (releases never happened).
-    pub fn revert(&mut self, r: &Reservation) {
-        if r.dry_run {
-            return;
-        }
-        self.undo_allocations(r);
     }
 }
 
@@ -1280,32 +1070,29 @@ mod tests {
         assert_eq!(a.static_band(), 30000..=30085);
         assert_eq!(a.range_string(), "30000-32767");
         assert_eq!(
-            a.allocate_specific(80, "TCP").unwrap_err().to_string(),
+            a.allocate_specific(80).unwrap_err().to_string(),
             "provided port is not in the valid range. The range of valid ports is 30000-32767"
         );
-        a.allocate_specific(30000, "TCP").unwrap();
+        a.allocate_specific(30000).unwrap();
         assert_eq!(
-            a.allocate_specific(30000, "UDP").unwrap_err().to_string(),
+            a.allocate_specific(30000).unwrap_err().to_string(),
             "provided port is already allocated"
         );
-        a.add_protocol(30000, "UDP").unwrap();
-        assert_eq!(a.protocols(30000), vec!["TCP", "UDP"]);
-        assert!(a.release_protocol(30000, "TCP"));
-        assert!(a.is_allocated(30000));
-        assert!(a.release_protocol(30000, "UDP"));
+        assert!(a.release(30000));
         assert!(!a.is_allocated(30000));
+        assert!(!a.release(30000));
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         for _ in 0..(2768 - 86) {
-            let p = a.allocate_next_with("TCP", &mut rng).unwrap();
+            let p = a.allocate_next_with(&mut rng).unwrap();
             assert!(p >= 30086);
         }
-        let p = a.allocate_next_with("TCP", &mut rng).unwrap();
+        let p = a.allocate_next_with(&mut rng).unwrap();
         assert!(p < 30086);
         let mut tiny = NodePortAllocator::new(30000..=30001);
-        tiny.allocate_next("TCP").unwrap();
-        tiny.allocate_next("TCP").unwrap();
+        tiny.allocate_next().unwrap();
+        tiny.allocate_next().unwrap();
         assert_eq!(
-            tiny.allocate_next("TCP").unwrap_err().to_string(),
+            tiny.allocate_next().unwrap_err().to_string(),
             "range is full"
         );
     }
@@ -1315,22 +1102,30 @@ mod tests {
     }
 
     #[test]
-    fn create_shares_node_port_across_protocols() {
+    fn one_node_port_for_tcp_and_udp_of_one_service_port() {
         let mut a = allocs();
         let mut svc = json!({"metadata": {"name": "dns"}, "spec": {"type": "NodePort",
             "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
             "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
                       {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}});
-        let r = a.allocate_create(&mut svc, false).unwrap();
-        a.commit(&r);
-        let n0 = svc["spec"]["ports"][0]["nodePort"].clone();
+        let r = a.allocate_create(&mut svc).unwrap();
+        let n0 = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap() as u16;
         assert_eq!(svc["spec"]["ports"][1]["nodePort"], n0);
-        assert_eq!(r.allocated_node_ports.len(), 1);
-        assert_eq!(r.allocated_node_ports[0].protocols, vec!["UDP", "TCP"]);
+        assert_eq!(r.allocated_node_ports, vec![n0]);
+        assert_eq!(a.node_ports.used(), 1);
+        // Any other Service asking for that number, on any protocol, is refused.
+        let mut other = json!({"metadata": {"name": "other"}, "spec": {"type": "NodePort",
+            "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
+            "ports": [{"port": 53, "protocol": "SCTP", "nodePort": n0}]}});
+        let e = a.allocate_create(&mut other).unwrap_err();
         assert_eq!(
-            a.node_ports.protocols(n0.as_u64().unwrap() as u16),
-            vec!["TCP", "UDP"]
+            e.to_string(),
+            format!(
+                "spec.ports[0].nodePort: Invalid value: {n0}: provided port is already allocated"
+            )
         );
+        // The failed create gave back the ClusterIP it had picked.
+        assert_eq!(a.cluster_ips[0].used(), 1);
     }
 
     #[test]
@@ -1338,27 +1133,21 @@ mod tests {
         let mut a = allocs();
         let mut s1 = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.0.0.5",
             "clusterIPs": ["10.0.0.5"], "ipFamilies": ["IPv4"]}});
-        a.allocate_create(&mut s1, false).unwrap();
+        a.allocate_create(&mut s1).unwrap();
         let mut s2 = s1.clone();
-        let e = a.allocate_create(&mut s2, false).unwrap_err();
+        let e = a.allocate_create(&mut s2).unwrap_err();
         assert_eq!(
             e.to_string(),
             "spec.clusterIPs: Invalid value: [\"10.0.0.5\"]: failed to allocate IP 10.0.0.5: provided IP is already allocated"
         );
         let mut s3 = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.9.0.5",
             "clusterIPs": ["10.9.0.5"], "ipFamilies": ["IPv4"]}});
-        let e = a.allocate_create(&mut s3, false).unwrap_err();
+        let e = a.allocate_create(&mut s3).unwrap_err();
         assert_eq!(
             e.to_string(),
             "spec.clusterIPs: Invalid value: [\"10.9.0.5\"]: failed to allocate IP 10.9.0.5: the provided IP (10.9.0.5) is not in the valid range. The range of valid IPs is 10.0.0.0/24"
         );
-        // Dry run leaves nothing behind.
-        let used = a.cluster_ips[0].used();
-        let mut s4 = json!({"spec": {"type": "ClusterIP", "ipFamilies": ["IPv4"]}});
-        let r = a.allocate_create(&mut s4, true).unwrap();
-        assert!(r.dry_run);
-        assert!(s4["spec"]["clusterIP"].as_str().is_some());
-        assert_eq!(a.cluster_ips[0].used(), used);
+        assert_eq!(a.cluster_ips[0].used(), 1);
     }
 
     #[test]
@@ -1422,20 +1211,49 @@ mod tests {
     }
 
     #[test]
-    fn restore_and_holdings() {
-        let mut a = allocs();
+    fn holdings_and_delete() {
+        let a = allocs();
         let svc = json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
             "healthCheckNodePort": 30100, "clusterIP": "10.0.0.9", "clusterIPs": ["10.0.0.9"],
             "ports": [{"port": 53, "protocol": "UDP", "nodePort": 30053},
                       {"port": 53, "protocol": "TCP", "nodePort": 30053}]}});
         let h = holdings(&svc);
         assert_eq!(h.cluster_ips, vec!["10.0.0.9".parse::<IpAddr>().unwrap()]);
-        assert_eq!(h.node_ports.len(), 2);
-        assert!(a.restore(&svc).is_empty());
-        assert_eq!(a.restore(&svc).len(), 3);
+        assert_eq!(h.node_ports, BTreeSet::from([30053, 30100]));
         let r = a.release_for_delete(&svc);
-        a.commit(&r);
-        assert_eq!(a.node_ports.used(), 0);
-        assert_eq!(a.cluster_ips[0].used(), 0);
+        assert_eq!(r.released_node_ports, vec![30053, 30100]);
+        assert_eq!(r.released_ips, h.cluster_ips);
+    }
+
+    #[test]
+    fn dual_stack_upgrade_and_downgrade() {
+        let cfg = ServiceConfig {
+            service_cidrs: vec![
+                "10.0.0.0/24".parse().unwrap(),
+                "fd00::/108".parse().unwrap(),
+            ],
+            node_port_range: 30000..=32767,
+        };
+        let mut a = ServiceAllocators::new(&cfg);
+        let old = json!({"spec": {"type": "ClusterIP", "ipFamilyPolicy": "SingleStack",
+            "ipFamilies": ["IPv4"], "clusterIP": "10.0.0.4", "clusterIPs": ["10.0.0.4"]}});
+        a.allocate_create(&mut old.clone()).unwrap();
+        let mut up = old.clone();
+        up["spec"]["ipFamilyPolicy"] = json!("PreferDualStack");
+        up["spec"]["ipFamilies"] = json!(["IPv4", "IPv6"]);
+        let r = a.allocate_update(&mut up, &old).unwrap();
+        assert_eq!(r.allocated_ips.len(), 1);
+        assert!(r.allocated_ips[0].is_ipv6());
+        let v6 = go_ip_string(&r.allocated_ips[0]);
+        assert_eq!(up["spec"]["clusterIPs"], json!(["10.0.0.4", v6]));
+        assert_eq!(up["spec"]["clusterIP"], "10.0.0.4");
+        // Back to one family: the secondary goes, the primary stays.
+        let mut down = up.clone();
+        down["spec"]["ipFamilyPolicy"] = json!("SingleStack");
+        down["spec"]["ipFamilies"] = json!(["IPv4"]);
+        down["spec"]["clusterIPs"] = json!(["10.0.0.4"]);
+        let r = a.allocate_update(&mut down, &up).unwrap();
+        assert_eq!(r.released_ips, vec![v6.parse::<IpAddr>().unwrap()]);
+        assert!(r.allocated_ips.is_empty());
     }
 }

@@ -409,20 +409,8 @@ pub fn prepare_for_create(svc: &mut Value) {
     }
 }
 
-/// `PrepareForUpdate`: the status is kept from `old` and fields that no
-/// longer apply to the new type are dropped.
-pub fn prepare_for_update(new: &mut Value, old: &Value) {
-    let status = old
-        .get("status")
-        .cloned()
-        .unwrap_or_else(|| json!({"loadBalancer": {}}));
-    if let Some(obj) = new.as_object_mut() {
-        obj.insert("status".into(), status);
-    }
-    drop_type_dependent_fields(new, old);
-}
-
-/// Wipes values that only made sense for the old type when the user did not
+/// `PrepareForUpdate`'s `dropTypeDependentFields`: wipes values that only
+/// made sense for the old type when the user did not
 /// change them (they are released by the allocator): clusterIP(s) and IP
 /// family fields when switching to ExternalName, nodePorts when leaving
 /// NodePort/LoadBalancer, the health check port, allocateLoadBalancerNodePorts,

@@ -10,23 +10,26 @@
 //! * update: [`defaults::set_defaults`], [`defaults::patch_allocated_values`],
 //!   [`defaults::normalize_cluster_ips`], [`defaults::init_ip_family_fields`],
 //!   allocation ([`allocation::ServiceAllocators::allocate_update`]),
-//!   [`defaults::prepare_for_update`], [`validation::validate_service_update`];
+//!   [`defaults::drop_type_dependent_fields`], [`validation::validate_service_update`];
 //! * delete: [`allocation::ServiceAllocators::release_for_delete`].
 //!
 //! [`prepare_create`], [`prepare_update`] and [`prepare_delete`] run those
 //! steps. Allocation reserves new IPs/ports in the in-memory index at once
-//! and defers releases: the caller persists the [`allocation::Reservation`]
-//! (one key per IP / port) in the Service's transaction, then calls
-//! [`allocation::ServiceAllocators::commit`] or `revert`.
+//! and defers releases. [`ranges::Allocators`] is the one caller on the live
+//! write path: it persists the [`allocation::Reservation`] (one key per IP /
+//! port) in the Service's transaction and settles the index once the write
+//! is stored or fails.
 
 pub mod allocation;
 pub mod defaults;
+pub mod ranges;
 pub mod validation;
 
-use crate::validation::field_error::{aggregate_message, FieldError};
+use crate::rest::status::ApiError;
+use crate::validation::field_error::FieldError;
 use allocation::{IpFamily, Reservation, ServiceAllocators};
 use ipnet::IpNet;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::ops::RangeInclusive;
 
 /// The cluster's Service networking: one CIDR per IP family (the first is
@@ -42,6 +45,15 @@ impl Default for ServiceConfig {
         ServiceConfig {
             service_cidrs: vec!["10.0.0.0/24".parse().expect("static CIDR")],
             node_port_range: 30000..=32767,
+        }
+    }
+}
+
+impl From<&crate::config::ApiConfig> for ServiceConfig {
+    fn from(config: &crate::config::ApiConfig) -> Self {
+        ServiceConfig {
+            service_cidrs: config.service_cidrs.clone(),
+            node_port_range: config.node_port_range.clone(),
         }
     }
 }
@@ -80,6 +92,21 @@ impl ServiceConfig {
     }
 }
 
+/// Checks `--service-cidr` as kube-apiserver checks
+/// `--service-cluster-ip-range`: one range, or two of different families
+/// (a dual-stack cluster, the first family being the default).
+pub fn check_service_cidrs(cidrs: &[IpNet]) -> Result<(), String> {
+    match cidrs {
+        [] => Err("--service-cidr: at least one range is required".into()),
+        [_] => Ok(()),
+        [a, b] if IpFamily::of_net(a) == IpFamily::of_net(b) => {
+            Err("--service-cidr[0] and --service-cidr[1] must be of different IP family".into())
+        }
+        [_, _] => Ok(()),
+        _ => Err("--service-cidr must not contain more than two entries".into()),
+    }
+}
+
 /// A failed Service write, as the API server reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceError {
@@ -90,49 +117,12 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub fn code(&self) -> u16 {
+    /// The `kind: Status` error for the Service `name`.
+    pub fn into_api_error(self, name: &str) -> ApiError {
         match self {
-            ServiceError::Invalid(_) => 422,
-            ServiceError::Internal(_) => 500,
+            ServiceError::Invalid(errs) => ApiError::invalid_fields("Service", name, errs),
+            ServiceError::Internal(msg) => ApiError::internal(msg),
         }
-    }
-
-    /// The status `reason`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            ServiceError::Invalid(_) => "Invalid",
-            ServiceError::Internal(_) => "InternalError",
-        }
-    }
-
-    /// The status `message` for the Service `name`.
-    pub fn message(&self, name: &str) -> String {
-        match self {
-            ServiceError::Invalid(errs) => aggregate_message("Service", name, errs),
-            ServiceError::Internal(msg) => format!("Internal error occurred: {msg}"),
-        }
-    }
-
-    /// The status `details.causes`.
-    pub fn causes(&self) -> Value {
-        match self {
-            ServiceError::Invalid(errs) => crate::validation::field_error::causes(errs),
-            ServiceError::Internal(msg) => json!([{ "message": msg }]),
-        }
-    }
-
-    /// The whole metav1.Status object.
-    pub fn to_status(&self, name: &str) -> Value {
-        json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message(name),
-            "reason": self.reason(),
-            "details": { "name": name, "kind": "services", "causes": self.causes() },
-            "code": self.code(),
-        })
     }
 }
 
@@ -155,12 +145,11 @@ pub fn prepare_create(
     svc: &mut Value,
     cfg: &ServiceConfig,
     allocs: &mut ServiceAllocators,
-    dry_run: bool,
 ) -> Result<Reservation, ServiceError> {
     defaults::set_defaults(svc);
     defaults::normalize_cluster_ips(svc, None);
     defaults::init_ip_family_fields(svc, None, cfg).map_err(ServiceError::Invalid)?;
-    let r = allocs.allocate_create(svc, dry_run)?;
+    let r = allocs.allocate_create(svc)?;
     defaults::prepare_for_create(svc);
     let errs = validation::validate_service(svc, cfg);
     if !errs.is_empty() {
@@ -177,14 +166,15 @@ pub fn prepare_update(
     old: &Value,
     cfg: &ServiceConfig,
     allocs: &mut ServiceAllocators,
-    dry_run: bool,
 ) -> Result<Reservation, ServiceError> {
     defaults::set_defaults(new);
     defaults::patch_allocated_values(new, old);
     defaults::normalize_cluster_ips(new, Some(old));
     defaults::init_ip_family_fields(new, Some(old), cfg).map_err(ServiceError::Invalid)?;
-    let r = allocs.allocate_update(new, old, dry_run)?;
-    defaults::prepare_for_update(new, old);
+    let r = allocs.allocate_update(new, old)?;
+    // (The stored status is kept by the generic write path, as
+    // PrepareForUpdate keeps it.)
+    defaults::drop_type_dependent_fields(new, old);
     let errs = validation::validate_service_update(new, old, cfg);
     if !errs.is_empty() {
         allocs.revert(&r);
@@ -193,7 +183,7 @@ pub fn prepare_update(
     Ok(r)
 }
 
-/// What deleting `old` releases (applied by `commit`).
+/// What deleting `old` releases.
 pub fn prepare_delete(old: &Value, allocs: &ServiceAllocators) -> Reservation {
     allocs.release_for_delete(old)
 }
@@ -366,24 +356,47 @@ pub(crate) fn should_allocate_node_ports(svc: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::allocation::ServiceAllocators;
+    use super::ranges::Allocators;
     use super::*;
+    use crate::registry::{Pending, WriteOp};
+    use crate::rest::object_store::SideEffects;
+    use crate::rest::status::ApiResult;
+    use serde_json::json;
 
     fn cfg() -> ServiceConfig {
         ServiceConfig::default()
     }
 
+    /// A write that is stored: its commit actions run. Returns the keys it
+    /// added to its transaction.
+    fn stored(p: ApiResult<Pending>) -> SideEffects {
+        let p = p.unwrap_or_else(|e| panic!("{}", e.message));
+        let side = p.side_effects.clone();
+        p.commit();
+        side
+    }
+
+    fn create(allocs: &Allocators, svc: &mut Value) -> ApiResult<Pending> {
+        allocs.begin_write(WriteOp::Create(svc))
+    }
+
+    fn update(allocs: &Allocators, new: &mut Value, old: &Value) -> ApiResult<Pending> {
+        allocs.begin_write(WriteOp::Update {
+            old,
+            new,
+            subresource: None,
+        })
+    }
+
     #[test]
     fn create_pipeline() {
-        let cfg = cfg();
-        let mut allocs = ServiceAllocators::new(&cfg);
+        let allocs = Allocators::new(cfg());
         let mut svc = json!({
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"type": "NodePort", "selector": {"app": "web"},
                      "ports": [{"port": 80}]}
         });
-        let r = prepare_create(&mut svc, &cfg, &mut allocs, false).unwrap();
-        allocs.commit(&r);
+        let side = stored(create(&allocs, &mut svc));
         let spec = &svc["spec"];
         assert_eq!(spec["clusterIPs"].as_array().unwrap().len(), 1);
         assert_eq!(spec["clusterIP"], spec["clusterIPs"][0]);
@@ -396,47 +409,46 @@ mod tests {
         assert_eq!(spec["externalTrafficPolicy"], "Cluster");
         assert_eq!(spec["internalTrafficPolicy"], "Cluster");
         assert_eq!(spec["sessionAffinity"], "None");
-        assert_eq!(r.allocated_ips.len(), 1);
-        assert_eq!(r.allocated_node_ports.len(), 1);
+        // One key per allocated value, created in the Service's transaction.
+        assert_eq!(side.puts.len(), 2);
+        assert_eq!(side.compares.len(), 2);
 
         // A second Service asking for the same nodePort.
         let mut other = json!({
             "metadata": {"name": "other", "namespace": "default"},
             "spec": {"type": "NodePort", "ports": [{"port": 81, "nodePort": np}]}
         });
-        let e = prepare_create(&mut other, &cfg, &mut allocs, false).unwrap_err();
+        let e = create(&allocs, &mut other).err().unwrap();
         assert_eq!(
-            e.message("other"),
+            e.message,
             format!("Service \"other\" is invalid: spec.ports[0].nodePort: Invalid value: {np}: provided port is already allocated")
         );
-        assert_eq!(e.code(), 422);
+        assert_eq!(e.code.as_u16(), 422);
 
         // Invalid Service: allocation is reverted.
-        let used = allocs.cluster_ips[0].used();
+        let used = allocs.snapshot().cluster_ips[0].used();
         let mut bad = json!({
             "metadata": {"name": "bad", "namespace": "default"},
             "spec": {"ports": [{"port": 0}]}
         });
-        let e = prepare_create(&mut bad, &cfg, &mut allocs, false).unwrap_err();
+        let e = create(&allocs, &mut bad).err().unwrap();
         assert_eq!(
-            e.message("bad"),
+            e.message,
             "Service \"bad\" is invalid: [spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive, spec.ports[0].targetPort: Invalid value: 0: must be between 1 and 65535, inclusive]"
         );
-        assert_eq!(allocs.cluster_ips[0].used(), used);
+        assert_eq!(allocs.snapshot().cluster_ips[0].used(), used);
     }
 
     #[test]
     fn update_pipeline_type_changes() {
-        let cfg = cfg();
-        let mut allocs = ServiceAllocators::new(&cfg);
+        let allocs = Allocators::new(cfg());
         let mut svc = json!({
             "metadata": {"name": "web", "namespace": "default"},
             "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
                      "ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}
         });
-        let r = prepare_create(&mut svc, &cfg, &mut allocs, false).unwrap();
-        allocs.commit(&r);
-        assert_eq!(allocs.node_ports.used(), 3);
+        stored(create(&allocs, &mut svc));
+        assert_eq!(allocs.snapshot().node_ports.used(), 3);
         let hc = svc["spec"]["healthCheckNodePort"].as_u64().unwrap();
         assert!(hc > 0);
         svc["metadata"]["resourceVersion"] = json!("1");
@@ -444,10 +456,10 @@ mod tests {
         // LoadBalancer -> ClusterIP: node ports and the health check port go.
         let mut new = svc.clone();
         new["spec"]["type"] = json!("ClusterIP");
-        let r = prepare_update(&mut new, &svc, &cfg, &mut allocs, false).unwrap();
-        assert_eq!(r.released_node_ports.len(), 3);
-        allocs.commit(&r);
-        assert_eq!(allocs.node_ports.used(), 0);
+        let side = stored(update(&allocs, &mut new, &svc));
+        assert_eq!(side.deletes.len(), 3);
+        assert!(side.puts.is_empty());
+        assert_eq!(allocs.snapshot().node_ports.used(), 0);
         assert!(new["spec"]["ports"][0].get("nodePort").is_none());
         assert!(new["spec"].get("healthCheckNodePort").is_none());
         assert!(new["spec"].get("externalTrafficPolicy").is_none());
@@ -463,10 +475,9 @@ mod tests {
                      "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                      "ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]}
         });
-        let r = prepare_update(&mut new, &old, &cfg, &mut allocs, false).unwrap();
-        assert_eq!(r.released_ips.len(), 1);
-        allocs.commit(&r);
-        assert_eq!(allocs.cluster_ips[0].used(), 0);
+        let side = stored(update(&allocs, &mut new, &old));
+        assert_eq!(side.deletes.len(), 1);
+        assert_eq!(allocs.snapshot().cluster_ips[0].used(), 0);
         assert!(new["spec"].get("clusterIP").is_none());
         assert!(new["spec"].get("ipFamilies").is_none());
 
@@ -474,9 +485,8 @@ mod tests {
         let old = new.clone();
         let mut new = old.clone();
         new["spec"]["type"] = json!("ClusterIP");
-        let r = prepare_update(&mut new, &old, &cfg, &mut allocs, false).unwrap();
-        assert_eq!(r.allocated_ips.len(), 1);
-        allocs.commit(&r);
+        let side = stored(update(&allocs, &mut new, &old));
+        assert_eq!(side.puts.len(), 1);
 
         // Changing the clusterIP is refused.
         let old = new.clone();
@@ -484,38 +494,51 @@ mod tests {
         // (an address of the static band: never picked at random here)
         new["spec"]["clusterIP"] = json!("10.0.0.2");
         new["spec"]["clusterIPs"] = json!(["10.0.0.2"]);
-        let e = prepare_update(&mut new, &old, &cfg, &mut allocs, false).unwrap_err();
+        let e = update(&allocs, &mut new, &old).err().unwrap();
         assert_eq!(
-            e.to_string(),
-            "spec.clusterIPs[0]: Invalid value: [\"10.0.0.2\"]: may not change once set"
+            e.message,
+            "Service \"web\" is invalid: spec.clusterIPs[0]: Invalid value: [\"10.0.0.2\"]: may not change once set"
         );
 
         // Delete releases everything.
-        let r = prepare_delete(&old, &allocs);
-        allocs.commit(&r);
-        assert_eq!(allocs.cluster_ips[0].used(), 0);
+        stored(allocs.begin_write(WriteOp::Delete(&old)));
+        assert_eq!(allocs.snapshot().cluster_ips[0].used(), 0);
+    }
+
+    #[test]
+    fn service_cidr_flag() {
+        let nets = |s: &[&str]| -> Vec<IpNet> { s.iter().map(|c| c.parse().unwrap()).collect() };
+        assert!(check_service_cidrs(&nets(&["127.96.0.0/16"])).is_ok());
+        assert!(check_service_cidrs(&nets(&["fd00:96::/108", "127.96.0.0/16"])).is_ok());
+        assert_eq!(
+            check_service_cidrs(&nets(&["127.96.0.0/16", "127.97.0.0/16"])).unwrap_err(),
+            "--service-cidr[0] and --service-cidr[1] must be of different IP family"
+        );
+        assert!(
+            check_service_cidrs(&nets(&["127.96.0.0/16", "fd00::/108", "fd01::/108"])).is_err()
+        );
+        assert!(check_service_cidrs(&[]).is_err());
     }
 
     #[test]
     fn internal_error_status() {
-        let cfg = ServiceConfig {
+        let allocs = Allocators::new(ServiceConfig {
             service_cidrs: vec!["10.0.0.0/30".parse().unwrap()],
             node_port_range: 30000..=30001,
-        };
-        let mut allocs = ServiceAllocators::new(&cfg);
+        });
         for i in 0..2 {
             let mut s = json!({"metadata": {"name": format!("s{i}"), "namespace": "d"},
                 "spec": {"ports": [{"port": 80}]}});
-            let r = prepare_create(&mut s, &cfg, &mut allocs, false).unwrap();
-            allocs.commit(&r);
+            stored(create(&allocs, &mut s));
         }
         let mut s = json!({"metadata": {"name": "s3", "namespace": "d"},
             "spec": {"ports": [{"port": 80}]}});
-        let e = prepare_create(&mut s, &cfg, &mut allocs, false).unwrap_err();
+        let e = create(&allocs, &mut s).err().unwrap();
         assert_eq!(
-            e.message("s3"),
+            e.message,
             "Internal error occurred: failed to allocate a serviceIP: range is full"
         );
-        assert_eq!(e.to_status("s3")["code"], 500);
+        assert_eq!(e.code.as_u16(), 500);
+        assert_eq!(e.reason, "InternalError");
     }
 }
