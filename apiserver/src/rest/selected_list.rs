@@ -159,3 +159,121 @@ fn table(ri: &RequestInfo, page: &Page<Selected>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ApiConfig;
+    use crate::registry::catalog;
+    use crate::registry::service::ranges::Allocators;
+    use crate::rest::object_store::{ObjectStore, SideEffects};
+    use crate::rest::request::Query;
+    use crate::rest::table_convert::to_table;
+    use crate::storage::SledStore;
+    use http_body_util::BodyExt;
+    use serde_json::{json, Value};
+
+    /// A store holding three Services: created years ago (so that their AGE
+    /// cells cannot change while the test runs), two with managedFields.
+    async fn state() -> (tempfile::TempDir, ApiState) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ApiConfig::default();
+        let st = ApiState {
+            store: ObjectStore {
+                storage: SledStore::open(dir.path()).unwrap(),
+            },
+            allocators: Allocators::new((&config).into()),
+            config,
+            agent_token: None,
+        };
+        let def = services();
+        for (name, app, managed) in [("a", "web", true), ("b", "db", true), ("c", "web", false)] {
+            let mut svc = json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default", "uid": format!("uid-{name}"),
+                             "labels": {"app": app}, "creationTimestamp": "2020-01-01T00:00:00Z"},
+                "spec": {"type": "ClusterIP", "clusterIP": "127.96.0.9", "clusterIPs": ["127.96.0.9"],
+                         "selector": {"app": app}, "ports": [{"port": 80, "protocol": "TCP", "targetPort": 8080}]}});
+            if managed {
+                svc["metadata"]["managedFields"] = json!([{"manager": "kubectl", "operation": "Update",
+                    "apiVersion": "v1", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {"f:selector": {}}}}]);
+            }
+            st.store
+                .create(def, &svc, SideEffects::default())
+                .await
+                .unwrap();
+        }
+        (dir, st)
+    }
+
+    fn services() -> &'static crate::registry::ResourceDef {
+        catalog().lookup("", "v1", "services").unwrap()
+    }
+
+    async fn body(resp: Response) -> String {
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// What the decoding path serves for the same request: every object
+    /// decoded whole, selected, then printed or listed.
+    async fn decoded(st: &ApiState, ri: &RequestInfo, sel: &Selection, format: Format) -> String {
+        let page = st
+            .store
+            .list(ri.def, Some("default"), None, 0, |o| sel.matches(o))
+            .await
+            .unwrap();
+        let meta = list_meta(&page);
+        let bytes = match format {
+            Format::Table(inc) => serde_json::to_vec(&to_table(ri.def, &page.items, inc, meta, true)),
+            Format::Metadata => serde_json::to_vec(&json!({
+                "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                "metadata": meta,
+                "items": page.items.iter().map(|o| json!({"kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})).collect::<Vec<Value>>(),
+            })),
+            _ => serde_json::to_vec(&json!({
+                "kind": "ServiceList", "apiVersion": "v1", "metadata": meta, "items": page.items,
+            })),
+        };
+        String::from_utf8(bytes.unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn serves_the_bytes_of_the_decoding_path() {
+        let (_dir, st) = state().await;
+        let ri = RequestInfo {
+            def: services(),
+            namespace: Some("default".into()),
+            name: None,
+            subresource: None,
+        };
+        let formats = [
+            Format::Json,
+            Format::Metadata,
+            Format::Table(IncludeObject::None),
+            Format::Table(IncludeObject::Metadata),
+            Format::Table(IncludeObject::Object),
+        ];
+        for selector in [None, Some("app=web"), Some("app notin (web,db)")] {
+            let mut q = Query::default();
+            if let Some(s) = selector {
+                q.set("labelSelector", s.to_string());
+            }
+            let sel = Selection::from_query(ri.def, &q).unwrap();
+            for format in formats {
+                let page = list(&st, &ri, &sel, None, 0, format).await.unwrap();
+                let served = body(respond(&ri, &page, format)).await;
+                let expected = decoded(&st, &ri, &sel, format).await;
+                assert_eq!(served, expected, "{selector:?} as {format:?}");
+                if format == Format::Table(IncludeObject::Object) {
+                    assert_eq!(
+                        served.contains("managedFields"),
+                        selector != Some("app notin (web,db)"),
+                        "embedded objects keep their managedFields"
+                    );
+                }
+            }
+        }
+    }
+}
