@@ -106,7 +106,7 @@ async fn ensure_kubernetes_service(st: &ApiState) -> anyhow::Result<()> {
                     }
                 }
                 st.store
-                    .update(def, &updated, rv, Default::default())
+                    .update(def, updated, rv, Default::default())
                     .await
                     .map_err(|e| anyhow::anyhow!(e.message))?;
             }

@@ -62,7 +62,7 @@ pub async fn bind(
         }
         pod["spec"]["nodeName"] = json!(node);
         set_scheduled(&mut pod);
-        match st.store.update(def, &pod, rv, SideEffects::default()).await {
+        match st.store.update(def, pod, rv, SideEffects::default()).await {
             Err(e) if e.reason == "Conflict" => continue,
             Err(e) => return Err(e),
             Ok(_) => {

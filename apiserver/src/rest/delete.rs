@@ -138,12 +138,12 @@ pub async fn delete_one(
             // Still finalizing (or graceful): record deletionTimestamp and keep the object.
             Some(marked) => {
                 st.store
-                    .update(def, &marked, rv, SideEffects::default())
+                    .update(def, marked, rv, SideEffects::default())
                     .await
             }
             None => {
                 let pending = def.strategy.begin_write(WriteOp::Delete(&current), &ctx)?;
-                st.store_write(def, pending, StoreWrite::Delete(&current, rv))
+                st.store_write(def, pending, StoreWrite::Delete(current, rv))
                     .await
             }
         };

@@ -63,7 +63,7 @@ impl ApiState {
         &self,
         def: &'static ResourceDef,
         pending: crate::registry::Pending,
-        write: StoreWrite<'_>,
+        write: StoreWrite,
     ) -> ApiResult<Value> {
         let side = pending.side_effects.clone();
         let result = match write {
@@ -103,11 +103,12 @@ impl ApiState {
     }
 }
 
-/// The storage operation of a write.
-pub enum StoreWrite<'a> {
-    Create(&'a Value),
-    Update(&'a Value, u64),
-    Delete(&'a Value, u64),
+/// The storage operation of a write; the object comes back stamped with
+/// the write's revision.
+pub enum StoreWrite {
+    Create(Value),
+    Update(Value, u64),
+    Delete(Value, u64),
 }
 
 /// Entry point for every `/api/...` and `/apis/...` resource request.

@@ -51,13 +51,14 @@ impl ObjectStore {
     /// Encodes an object of `def` in its stored form (without its
     /// resourceVersion, which is the revision).
     pub fn encode(def: &ResourceDef, obj: &Value) -> ApiResult<Bytes> {
-        let mut obj = def.strategy.stored_form(obj.clone());
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("resourceVersion");
-        }
-        serde_json::to_vec(&obj)
-            .map(Bytes::from)
-            .map_err(ApiError::internal)
+        let encoded = if def.strategy.served_as_stored() {
+            serde_json::to_vec(&WithoutResourceVersion(obj))
+        } else {
+            serde_json::to_vec(&WithoutResourceVersion(
+                &def.strategy.stored_form(obj.clone()),
+            ))
+        };
+        encoded.map(Bytes::from).map_err(ApiError::internal)
     }
 
     pub async fn get(&self, def: &ResourceDef, ns: Option<&str>, name: &str) -> ApiResult<Value> {
@@ -182,14 +183,14 @@ impl ObjectStore {
     pub async fn create(
         &self,
         def: &ResourceDef,
-        obj: &Value,
+        obj: Value,
         side: SideEffects,
     ) -> ApiResult<Value> {
-        let (ns, name) = ns_name(obj);
+        let (ns, name) = ns_name(&obj);
         let key = def.key(ns.as_deref(), &name);
         let mut txn = Txn::default().when(Compare::absent(&key));
         txn.compares.extend(side.compares.iter().cloned());
-        let txn = with_side_effects(txn.put(&key, Self::encode(def, obj)?), &side);
+        let txn = with_side_effects(txn.put(&key, Self::encode(def, &obj)?), &side);
         match self.storage.txn(txn).await? {
             TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
             TxnResult::Failed { index: 0, .. } => {
@@ -207,15 +208,15 @@ impl ObjectStore {
     pub async fn update(
         &self,
         def: &ResourceDef,
-        obj: &Value,
+        obj: Value,
         expected: Revision,
         side: SideEffects,
     ) -> ApiResult<Value> {
-        let (ns, name) = ns_name(obj);
+        let (ns, name) = ns_name(&obj);
         let key = def.key(ns.as_deref(), &name);
         let mut txn = Txn::default().when(Compare::revision(&key, expected));
         txn.compares.extend(side.compares.iter().cloned());
-        let txn = with_side_effects(txn.put(&key, Self::encode(def, obj)?), &side);
+        let txn = with_side_effects(txn.put(&key, Self::encode(def, &obj)?), &side);
         match self.storage.txn(txn).await? {
             TxnResult::Committed(rev) => Ok(stamped(obj, rev)),
             TxnResult::Failed {
@@ -230,11 +231,11 @@ impl ObjectStore {
     pub async fn delete(
         &self,
         def: &ResourceDef,
-        obj: &Value,
+        obj: Value,
         expected: Revision,
         side: SideEffects,
     ) -> ApiResult<Value> {
-        let (ns, name) = ns_name(obj);
+        let (ns, name) = ns_name(&obj);
         let key = def.key(ns.as_deref(), &name);
         let mut txn = Txn::default().when(Compare::revision(&key, expected));
         txn.compares.extend(side.compares.iter().cloned());
@@ -260,10 +261,45 @@ fn with_side_effects(mut txn: Txn, side: &SideEffects) -> Txn {
     txn
 }
 
-fn stamped(obj: &Value, rev: Revision) -> Value {
-    let mut out = obj.clone();
-    set_resource_version(&mut out, rev);
-    out
+fn stamped(mut obj: Value, rev: Revision) -> Value {
+    set_resource_version(&mut obj, rev);
+    obj
+}
+
+/// An object serialized without `metadata.resourceVersion` (the stored form
+/// keeps the revision out of the bytes), without copying it first.
+struct WithoutResourceVersion<'a>(&'a Value);
+
+impl serde::Serialize for WithoutResourceVersion<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(top) = self.0.as_object() else {
+            return self.0.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(top.len()))?;
+        for (key, value) in top {
+            match (key.as_str(), value.as_object()) {
+                ("metadata", Some(meta)) => {
+                    let kept = meta.iter().filter(|(k, _)| *k != "resourceVersion");
+                    map.serialize_entry(key, &MapOf(kept))?
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The members of an iterator, serialized as a JSON object.
+struct MapOf<I>(I);
+
+impl<'a, I> serde::Serialize for MapOf<I>
+where
+    I: Iterator<Item = (&'a String, &'a Value)> + Clone,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.clone())
+    }
 }
 
 pub fn set_resource_version(obj: &mut Value, rev: Revision) {

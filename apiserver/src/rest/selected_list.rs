@@ -199,7 +199,7 @@ mod tests {
                     "fieldsV1": {"f:spec": {"f:selector": {}}}}]);
             }
             st.store
-                .create(def, &svc, SideEffects::default())
+                .create(def, svc, SideEffects::default())
                 .await
                 .unwrap();
         }
@@ -225,7 +225,9 @@ mod tests {
             .unwrap();
         let meta = list_meta(&page);
         let bytes = match format {
-            Format::Table(inc) => serde_json::to_vec(&to_table(ri.def, &page.items, inc, meta, true)),
+            Format::Table(inc) => {
+                serde_json::to_vec(&to_table(ri.def, &page.items, inc, meta, true))
+            }
             Format::Metadata => serde_json::to_vec(&json!({
                 "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
                 "metadata": meta,

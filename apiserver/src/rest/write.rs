@@ -125,7 +125,7 @@ pub async fn create_object(
             pending.abort();
             return Ok(obj);
         }
-        match st.store_write(def, pending, StoreWrite::Create(&obj)).await {
+        match st.store_write(def, pending, StoreWrite::Create(obj)).await {
             Err(e) if is_allocation_race(&e) && attempt < CREATE_ATTEMPTS => attempt += 1,
             result => return result,
         }
@@ -417,10 +417,10 @@ pub async fn guaranteed_update(
             return Ok(new);
         }
         let result = if going {
-            st.store_write(def, pending, StoreWrite::Delete(&new, current_rv))
+            st.store_write(def, pending, StoreWrite::Delete(new, current_rv))
                 .await
         } else {
-            st.store_write(def, pending, StoreWrite::Update(&new, current_rv))
+            st.store_write(def, pending, StoreWrite::Update(new, current_rv))
                 .await
         };
         match result {

@@ -655,7 +655,7 @@ mod tests {
                      "ipFamilies": ["IPv4"], "ipFamilyPolicy": "SingleStack",
                      "sessionAffinity": "None", "externalTrafficPolicy": "Cluster",
                      "internalTrafficPolicy": "Cluster", "ports": spec_ports}});
-        st.store.create(services(), &obj, side).await.unwrap();
+        st.store.create(services(), obj, side).await.unwrap();
     }
 
     async fn node_port_refused(st: &ApiState, port: u16) -> bool {
