@@ -73,9 +73,11 @@ impl ApiServer {
             config: config.clone(),
             agent_token: Some(credentials.token.clone()),
             allocators: registry::service::ranges::Allocators::new((&config).into()),
+            namespaces: Default::default(),
         });
         state.allocators.rebuild(&state.store.storage).await?;
         state.allocators.follow(state.store.storage.clone());
+        state.namespaces.follow(state.store.storage.clone());
         bootstrap::ensure_system_objects(&state).await?;
         let readiness = Readiness::default();
         let router = server::router(state.clone(), readiness.clone());

@@ -234,7 +234,50 @@ fn default_namespaces_exist_and_are_active() {
         c.kubectl_err(["get", "ns", "nope"]).trim(),
         r#"Error from server (NotFound): namespaces "nope" not found"#
     );
+
+    // A namespace being deleted takes no new content (NamespaceLifecycle
+    // admission); a finalizer on a ConfigMap holds team-a in Terminating.
+    c.kubectl_stdin_ok(["apply", "-f", "-"], HELD_CONFIGMAP);
+    c.kubectl_ok(["delete", "ns", "team-a", "--wait=false"]);
+    eventually(WATCH_TIMEOUT, "team-a to be Terminating", || {
+        let phase = c.kubectl_ok(["get", "ns", "team-a", "-o", "jsonpath={.status.phase}"]);
+        (phase == "Terminating").then_some(())
+    });
+    let err = c.kubectl_err(["create", "configmap", "late", "-n", "team-a"]);
+    assert!(
+        err.contains(r#"configmaps "late" is forbidden: unable to create new content in namespace team-a because it is being terminated"#),
+        "{err}"
+    );
+    c.kubectl_ok([
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "team-a",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ]);
+    eventually(WATCH_TIMEOUT, "team-a to be gone", || {
+        let out = c.kubectl(["get", "ns", "team-a"]);
+        text(&out.stderr).contains("NotFound").then_some(())
+    });
+    // Created again, it takes content at once.
+    c.kubectl_ok(["create", "namespace", "team-a"]);
+    assert_eq!(
+        c.kubectl_ok(["create", "configmap", "late", "-n", "team-a"]),
+        "configmap/late created\n"
+    );
 }
+
+const HELD_CONFIGMAP: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: held
+  namespace: team-a
+  finalizers:
+  - example.com/hold
+"#;
 
 // ---------------------------------------------------------------------------
 // Auth, health, raw HTTP errors

@@ -41,7 +41,7 @@ pub enum Component {
 }
 
 impl Component {
-    fn subcommand(self) -> &'static str {
+    pub(super) fn subcommand(self) -> &'static str {
         match self {
             Component::Apiserver => "apiserver",
             Component::Up => "up",

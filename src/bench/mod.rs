@@ -10,6 +10,7 @@ mod pods;
 mod portforward;
 mod proxy;
 mod ready_view;
+mod services;
 mod stats;
 mod synthetic_node;
 mod watched;
@@ -37,6 +38,9 @@ pub enum BenchCommand {
     /// Service proxy: throughput, connect latency and connection rate through
     /// a ClusterIP against direct, programming time and RSS for N Services.
     Proxy(proxy::ProxyBenchArgs),
+    /// Service allocators: allocate and release N ClusterIPs and every
+    /// NodePort through the API, cycle after cycle; creates/s and RSS.
+    Services(services::ServicesBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -52,6 +56,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             BenchCommand::Endpoints(args) => endpoints::run(args).await,
             BenchCommand::Portforward(args) => portforward::run(args).await,
             BenchCommand::Proxy(args) => proxy::run(args).await,
+            BenchCommand::Services(args) => services::run(args).await,
         }
     })
 }

@@ -441,8 +441,7 @@ pub fn record_update(
         api_version,
         subresource,
     );
-    let current = new.clone();
-    if update_entries(&ctx, &live, &current, &mut managed, &id).is_err() {
+    if update_entries(&ctx, &live, new, &mut managed, &id).is_err() {
         // Like UpdateNoErrors: keep what the live object had.
         restore_managed_fields(new, old_managed_fields);
         return;

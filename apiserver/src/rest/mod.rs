@@ -5,6 +5,7 @@ pub mod codec;
 pub mod delete;
 pub mod http_proxy;
 pub mod meta;
+pub mod namespace_lifecycle;
 pub mod node_proxy;
 pub mod object_store;
 pub mod parallel;
@@ -45,6 +46,8 @@ pub struct ApiState {
     pub agent_token: Option<String>,
     /// ClusterIP and NodePort allocators (an index over the allocation keys).
     pub allocators: crate::registry::service::ranges::Allocators,
+    /// Namespaces known to be open, for [`ApiState::check_namespace_open`].
+    pub namespaces: namespace_lifecycle::OpenNamespaces,
 }
 
 pub type SharedState = Arc<ApiState>;
@@ -84,6 +87,9 @@ impl ApiState {
             return Ok(());
         }
         let ns = meta::meta_str(obj, "namespace").unwrap_or("default");
+        if self.namespaces.is_open(ns) {
+            return Ok(());
+        }
         let ns_def = crate::registry::catalog()
             .lookup("", "v1", "namespaces")
             .ok_or_else(|| ApiError::internal("namespaces not served"))?;

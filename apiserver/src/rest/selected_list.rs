@@ -185,6 +185,7 @@ mod tests {
             allocators: Allocators::new((&config).into()),
             config,
             agent_token: None,
+            namespaces: Default::default(),
         };
         let def = services();
         for (name, app, managed) in [("a", "web", true), ("b", "db", true), ("c", "web", false)] {

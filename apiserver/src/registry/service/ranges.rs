@@ -441,6 +441,7 @@ mod tests {
             allocators: Allocators::new((&config).into()),
             config,
             agent_token: None,
+            namespaces: Default::default(),
         };
         st.allocators.rebuild(storage).await.unwrap();
         crate::bootstrap::ensure_system_objects(&st).await.unwrap();
