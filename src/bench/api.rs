@@ -61,7 +61,7 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
         println!("== mkube {name}, sled (embedded store)");
         runs.push((
             format!("{name}, sled"),
-            measure(&args, component, Vec::new()).await?,
+            measure(&args, component, Vec::new(), None).await?,
         ));
         let Some(servers) = &servers else { continue };
         println!("== mkube {name}, etcd ({servers})");
@@ -71,9 +71,10 @@ pub async fn run(args: ApiBenchArgs) -> anyhow::Result<()> {
             "--etcd-prefix".to_string(),
             format!("/mkube-bench-{}-{name}", std::process::id()),
         ];
+        let etcd_pid = local.as_ref().map(LocalEtcd::pid);
         runs.push((
             format!("{name}, etcd"),
-            measure(&args, component, backend).await?,
+            measure(&args, component, backend, etcd_pid).await?,
         ));
     }
     if let Some(l) = &local {
@@ -92,8 +93,9 @@ struct Figures {
     rss_loaded_kib: u64,
     create: Summary,
     create_rate: f64,
-    /// CPU seconds per 1000 creates: the cluster process, its DNS pod, the client.
-    create_cpu: [f64; 3],
+    /// CPU seconds per 1000 creates: the cluster process, its DNS pod, the
+    /// local etcd member (NaN when there is none), the client.
+    create_cpu: [f64; 4],
     get: Summary,
     table: Summary,
     watch: Summary,
@@ -118,11 +120,15 @@ fn print_table(runs: &[(String, Figures)]) {
         format!("{} / {}", millis(f.create.p50), millis(f.create.p99))
     });
     row("creates/s", &|f| format!("{:.0}", f.create_rate));
-    row("CPU s per 1000 creates (cluster / client)", &|f| {
+    row("CPU s per 1000 creates (cluster / etcd / client)", &|f| {
+        let etcd = match f.create_cpu[2] {
+            cpu if cpu.is_nan() => "-".to_string(),
+            cpu => format!("{cpu:.2}"),
+        };
         format!(
-            "{:.2} / {:.2}",
+            "{:.2} / {etcd} / {:.2}",
             f.create_cpu[0] + f.create_cpu[1].max(0.0),
-            f.create_cpu[2]
+            f.create_cpu[3]
         )
     });
     row("get p50 / p99", &|f| {
@@ -139,6 +145,7 @@ async fn measure(
     args: &ApiBenchArgs,
     component: Component,
     backend: Vec<String>,
+    etcd_pid: Option<u32>,
 ) -> anyhow::Result<Figures> {
     let label = format!("{}-{}", component.subcommand(), backend.len());
     let dir = tempdir()?.join(label);
@@ -159,8 +166,10 @@ async fn measure(
     let services: Api<Service> = Api::namespaced(client.clone(), "default");
     let started = Instant::now();
     // CPU per 1000 creates: the cluster process, its pods (cluster DNS
-    // watches every Service), and this client (TLS, encoding).
-    let pids = cluster_dns_and_self(&cluster).await?;
+    // watches every Service), the etcd member, and this client (TLS,
+    // encoding): on two cores they all compete.
+    let [root, dns, client_pid] = cluster_dns_and_self(&cluster).await?;
+    let pids = [root, dns, etcd_pid.unwrap_or(0), client_pid];
     let thousands = args.services as f64 / 1000.0;
     let (create, cpu) = with_cpu(
         pids,
@@ -174,8 +183,8 @@ async fn measure(
         args.services, args.concurrency
     );
     println!(
-        "  CPU per 1000 creates: cluster process {:.2} s, its cluster DNS pod {:.2} s, this client {:.2} s",
-        cpu[0], cpu[1], cpu[2]
+        "  CPU per 1000 creates: cluster process {:.2} s, its cluster DNS pod {:.2} s, etcd {:.2} s, this client {:.2} s",
+        cpu[0], cpu[1], cpu[2], cpu[3]
     );
 
     let get = concurrent(2000, args.concurrency, {

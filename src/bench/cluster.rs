@@ -382,6 +382,10 @@ impl LocalEtcd {
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         rss_kib_of(self.child.id())
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for LocalEtcd {
