@@ -12,6 +12,8 @@ pub mod selectors;
 pub mod server;
 pub mod storage;
 pub mod table;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 pub mod validation;
 

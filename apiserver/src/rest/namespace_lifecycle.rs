@@ -118,22 +118,12 @@ fn name_of(kv: &KeyValue) -> &str {
 mod tests {
     use super::*;
     use crate::storage::{SledStore, Txn};
+    use crate::test_support::until;
 
     async fn put(storage: &DynStorage, name: &str, value: serde_json::Value) {
         let key = format!("{NAMESPACES_PREFIX}{name}");
         let txn = Txn::default().put(key, serde_json::to_vec(&value).unwrap());
         storage.txn(txn).await.unwrap();
-    }
-
-    /// Polls (bounded) until `f` holds: the cache follows a watch.
-    async fn eventually(f: impl Fn() -> bool) {
-        for _ in 0..200 {
-            if f() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        panic!("condition not reached");
     }
 
     #[tokio::test]
@@ -148,7 +138,7 @@ mod tests {
         .await;
         let cache = OpenNamespaces::default();
         let following = cache.follow(storage.clone());
-        eventually(|| cache.is_open("listed")).await;
+        until("listed open", || cache.is_open("listed")).await;
 
         put(
             &storage,
@@ -156,19 +146,19 @@ mod tests {
             serde_json::json!({"metadata": {"name": "team"}}),
         )
         .await;
-        eventually(|| cache.is_open("team")).await;
+        until("team open", || cache.is_open("team")).await;
         put(
             &storage,
             "team",
             serde_json::json!({"metadata": {"name": "team", "deletionTimestamp": "2026-12-01T00:00:00Z"}}),
         )
         .await;
-        eventually(|| !cache.is_open("team")).await;
+        until("team terminating", || !cache.is_open("team")).await;
         assert!(cache.is_open("listed"));
 
         let txn = Txn::default().delete(format!("{NAMESPACES_PREFIX}listed"));
         storage.txn(txn).await.unwrap();
-        eventually(|| !cache.is_open("listed")).await;
+        until("listed deleted", || !cache.is_open("listed")).await;
         assert!(!cache.is_open("never-created"));
         following.abort();
     }

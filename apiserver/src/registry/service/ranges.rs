@@ -400,6 +400,7 @@ mod tests {
     use crate::rest::write::{create_object, guaranteed_update, Tracking};
     use crate::rest::ApiState;
     use crate::storage::{SledStore, Txn, TxnResult};
+    use crate::test_support::until;
     use serde_json::json;
     use std::collections::BTreeSet;
 
@@ -921,17 +922,6 @@ mod tests {
         )
         .await
         .unwrap();
-    }
-
-    /// Polls `f` (bounded) until it holds; the index follows a watch.
-    async fn until(what: &str, f: impl Fn() -> bool) {
-        for _ in 0..500 {
-            if f() {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("never saw {what}");
     }
 
     #[tokio::test]
