@@ -2,9 +2,9 @@
 //! Service gets Endpoints and EndpointSlices for its pods, and deleting the
 //! namespace removes it all.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use controllers::endpoints::compute::addresses;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Service, ServiceAccount};

@@ -1,8 +1,8 @@
 //! Namespace controller against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;

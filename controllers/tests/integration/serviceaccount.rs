@@ -1,8 +1,8 @@
 //! ServiceAccount controller against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, DeleteParams};
 use std::time::Duration;

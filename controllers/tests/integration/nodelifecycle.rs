@@ -3,9 +3,9 @@
 //! pods leave the Service's ready addresses; reporting Ready again removes
 //! the taints.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod};
 use k8s_openapi::jiff::Timestamp;

@@ -1,8 +1,8 @@
 //! The agent and scheduler against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::{alive, condition, group_members, http_get, waiting_reason};
+use crate::common::{alive, condition, group_members, http_get, waiting_reason};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};

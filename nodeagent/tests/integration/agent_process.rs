@@ -1,9 +1,9 @@
 //! The agent as its own process, killed with SIGKILL: its pods' processes
 //! must not survive it, and a new agent restarts the pods.
 
-mod common;
+use crate::common;
 
-use common::{alive, group_members};
+use crate::common::{alive, group_members};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 use std::io::{BufRead, BufReader};

@@ -1,9 +1,9 @@
 //! Deployment (with ReplicaSet) controllers against a real mkube API server,
 //! checked through the API and, when available, the real kubectl.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};

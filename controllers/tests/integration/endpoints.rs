@@ -1,8 +1,8 @@
 //! Endpoints controller against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use controllers::endpoints::compute::addresses;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::api::{Api, DeleteParams};

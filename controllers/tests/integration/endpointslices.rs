@@ -1,9 +1,9 @@
 //! EndpointSlice controller against a real mkube API server: content,
 //! latency of a single readiness flip, and batching under churn.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;

@@ -1,8 +1,8 @@
 //! ReplicaSet controller against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};

@@ -3,7 +3,7 @@
 //! SPDY/3.1 upgrade, SPDY tunneled in WebSocket, and the v4 channel
 //! WebSocket protocol.
 
-mod common;
+use crate::common;
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};

@@ -1,8 +1,8 @@
 //! Garbage collector against a real mkube API server.
 
-mod common;
+use crate::common;
 
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, PropagationPolicy};
