@@ -2,8 +2,6 @@
 //! Service gets Endpoints and EndpointSlices for its pods, and deleting the
 //! namespace removes it all.
 
-use crate::common;
-
 use crate::common::*;
 use controllers::endpoints::compute::addresses;
 use k8s_openapi::api::apps::v1::Deployment;

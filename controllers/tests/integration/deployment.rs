@@ -1,8 +1,6 @@
 //! Deployment (with ReplicaSet) controllers against a real mkube API server,
 //! checked through the API and, when available, the real kubectl.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;

@@ -1,7 +1,5 @@
 //! Endpoints controller against a real mkube API server.
 
-use crate::common;
-
 use crate::common::*;
 use controllers::endpoints::compute::addresses;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};

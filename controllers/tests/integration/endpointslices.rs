@@ -1,8 +1,6 @@
 //! EndpointSlice controller against a real mkube API server: content,
 //! latency of a single readiness flip, and batching under churn.
 
-use crate::common;
-
 use crate::common::*;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, Service};

@@ -1,7 +1,5 @@
 //! Garbage collector against a real mkube API server.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;

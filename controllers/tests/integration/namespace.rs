@@ -1,7 +1,5 @@
 //! Namespace controller against a real mkube API server.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};

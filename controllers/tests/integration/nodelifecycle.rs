@@ -3,8 +3,6 @@
 //! pods leave the Service's ready addresses; reporting Ready again removes
 //! the taints.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Node, Pod};

@@ -1,7 +1,5 @@
 //! ReplicaSet controller against a real mkube API server.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;

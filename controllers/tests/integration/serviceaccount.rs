@@ -1,7 +1,5 @@
 //! ServiceAccount controller against a real mkube API server.
 
-use crate::common;
-
 use crate::common::*;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::api::{Api, DeleteParams};
