@@ -1,0 +1,65 @@
+//! The "has listed once" signal of a cache, and the rule that a controller
+//! reconciles only once every cache it reads has listed (client-go's
+//! `HasSynced` / `cache.WaitForCacheSync`).
+//!
+//! Why not kube-rs's `Store::wait_until_ready`: it wakes only the last task
+//! that polled it, so when several tasks wait on the same store one of them
+//! can sleep forever — and with shared informers many components wait on
+//! one store. The signal here is a tokio watch channel, which any number of
+//! waiters can await.
+
+use tokio::sync::watch;
+
+/// Resolves once the cache (or the subscriber's event stream) has seen a
+/// complete list.
+#[derive(Clone)]
+pub struct Synced(watch::Receiver<bool>);
+
+impl Synced {
+    /// A signal and the sender that sets it.
+    pub(crate) fn channel() -> (watch::Sender<bool>, Synced) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Synced(rx))
+    }
+
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        self.0
+            .wait_for(|v| *v)
+            .await
+            .map(|_| ())
+            .map_err(|_| anyhow::anyhow!("watch ended before the cache synced"))
+    }
+
+    pub fn is_synced(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// Whether every cache a controller reads has listed once. kube-rs's
+/// Controller reconciles as soon as its main stream yields, possibly before
+/// the other caches have listed; a reconcile then would act on a partial
+/// view (write empty Endpoints, create extra pods), so reconcilers wait for
+/// this as kube-controller-manager's workers wait for `WaitForCacheSync`.
+#[derive(Clone)]
+pub struct CachesSynced(Vec<Synced>);
+
+/// How soon a reconcile that came before the caches synced runs again.
+pub const CACHE_SYNC_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl CachesSynced {
+    pub fn new(all: &[&Synced]) -> Self {
+        CachesSynced(all.iter().map(|s| (*s).clone()).collect())
+    }
+
+    pub fn all(&self) -> bool {
+        self.0.iter().all(Synced::is_synced)
+    }
+}
+
+/// Waits for every cache in `all`.
+pub async fn wait_all(all: Vec<Synced>) -> anyhow::Result<()> {
+    for s in all {
+        s.wait().await?;
+    }
+    Ok(())
+}
