@@ -8,10 +8,13 @@
 //! - [`factory`]: [`Informers`], the registry of shared watches;
 //! - [`fanout`]: one watch driving a store and fanned out to subscribers,
 //!   with a consistent replay for subscribers that join late;
-//! - [`synced`]: the "listed once" signals controllers wait on.
+//! - [`synced`]: the "listed once" signals controllers wait on;
+//! - [`lean_requests`]: the client layer that asks for lists and watches
+//!   without managedFields.
 
 pub mod factory;
 pub mod fanout;
+pub mod lean_requests;
 pub mod synced;
 
 pub use factory::Informers;

@@ -53,7 +53,11 @@ async fn client(kubeconfig: &PathBuf) -> anyhow::Result<kube::Client> {
     let kc = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("reading {}", kubeconfig.display()))?;
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
+    // The components' caches drop managedFields: their lists and watches
+    // leave them out.
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&informers::lean_requests::layer())
+        .build())
 }
 
 /// An optional CIDR flag, parsed.

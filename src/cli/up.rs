@@ -53,8 +53,13 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
         let mut components: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
         if whole_cluster {
             // In-process components reach the API through the router as a
-            // tower service: the same REST API, no socket.
-            let client = kube::Client::new(server.router.clone(), "default");
+            // tower service: the same REST API, no socket. Their caches
+            // drop managedFields, so their lists and watches leave them out.
+            let router = tower::Layer::layer(
+                &informers::lean_requests::layer(),
+                server.router.clone(),
+            );
+            let client = kube::Client::new(router, "default");
             check_in_process_client(&client).await?;
             let agent = start_node(&client, &args, &server, &data_dir).await?;
             components.push(Box::new(agent));
@@ -216,4 +221,16 @@ pub(super) fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    /// The components ask for what the API server serves.
+    #[test]
+    fn one_name_for_omit_managed_fields() {
+        assert_eq!(
+            informers::lean_requests::OMIT_MANAGED_FIELDS,
+            apiserver::rest::raw_json::OMIT_MANAGED_FIELDS
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! decoration, optimistic concurrency — kube-apiserver's generic registry store.
 
 use super::parallel;
-use super::raw_json;
+use super::raw_json::RawForm;
 use super::status::{ApiError, ApiResult};
 use crate::registry::ResourceDef;
 use crate::storage::{Compare, DynStorage, KeyValue, RangeRequest, Revision, Txn, TxnResult};
@@ -101,16 +101,12 @@ impl ObjectStore {
         ns: Option<&str>,
         start: Option<Continue>,
         limit: usize,
-        metadata_only: bool,
+        form: RawForm,
     ) -> ApiResult<Page<Vec<u8>>> {
         let encode = |kv: &KeyValue| {
             let mut out = Vec::with_capacity(kv.value.len() + 32);
-            let (raw, rev) = (&kv.value[..], kv.mod_revision);
-            match metadata_only {
-                true => raw_json::write_partial_metadata(raw, rev, &mut out),
-                false => raw_json::write_with_resource_version(raw, rev, &mut out),
-            }
-            .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
+            form.write(&kv.value, kv.mod_revision, &mut out)
+                .map_err(|e| ApiError::internal(format!("decoding {}: {e}", kv.key)))?;
             Ok(out)
         };
         self.list_with(def, ns, start, limit, encode, |_| true)

@@ -36,6 +36,34 @@ impl<'de> Deserialize<'de> for Members<'de> {
     }
 }
 
+/// The query parameter (an mkube extension, `omitManagedFields=true`) with
+/// which a list or watch leaves `metadata.managedFields` out of the objects
+/// it serves. The in-process components' caches never read managedFields,
+/// which are often half of an object's bytes; decoding them only to drop
+/// them was the largest part of their start-up lists. kube-apiserver ignores
+/// the parameter, so a client that sends it works against either.
+pub const OMIT_MANAGED_FIELDS: &str = "omitManagedFields";
+
+/// How a stored object is served without decoding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawForm {
+    /// As a meta.k8s.io/v1 PartialObjectMetadata rather than the object.
+    pub metadata_only: bool,
+    /// Without `metadata.managedFields` ([`OMIT_MANAGED_FIELDS`]).
+    pub omit_managed_fields: bool,
+}
+
+impl RawForm {
+    /// Appends the stored object `raw` in this form to `out`, with
+    /// `metadata.resourceVersion` set to `rev`.
+    pub fn write(self, raw: &[u8], rev: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self.metadata_only {
+            true => partial_metadata_of(raw, rev, self.omit_managed_fields, out),
+            false => object_with_resource_version(raw, rev, self.omit_managed_fields, out),
+        }
+    }
+}
+
 /// Appends the stored object `raw` to `out` with `metadata.resourceVersion`
 /// set to `rev` (where decoding and re-encoding would put it: in place, or
 /// as the last metadata member). Objects without a metadata object are
@@ -43,6 +71,15 @@ impl<'de> Deserialize<'de> for Members<'de> {
 pub fn write_with_resource_version(
     raw: &[u8],
     rev: u64,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
+    object_with_resource_version(raw, rev, false, out)
+}
+
+fn object_with_resource_version(
+    raw: &[u8],
+    rev: u64,
+    omit_managed_fields: bool,
     out: &mut Vec<u8>,
 ) -> serde_json::Result<()> {
     let top: Members = serde_json::from_slice(raw)?;
@@ -58,7 +95,7 @@ pub fn write_with_resource_version(
         serde_json::to_writer(&mut *out, key)?;
         out.push(b':');
         match key == "metadata" {
-            true => write_metadata(&meta, rev, out)?,
+            true => write_metadata(&meta, rev, omit_managed_fields, out)?,
             false => out.extend_from_slice(value.get().as_bytes()),
         }
     }
@@ -156,6 +193,15 @@ impl<'de> Visitor<'de> for SkipAt<'_> {
 /// Appends the stored object `raw` as a meta.k8s.io/v1 PartialObjectMetadata
 /// with `metadata.resourceVersion` set to `rev`.
 pub fn write_partial_metadata(raw: &[u8], rev: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    partial_metadata_of(raw, rev, false, out)
+}
+
+fn partial_metadata_of(
+    raw: &[u8],
+    rev: u64,
+    omit_managed_fields: bool,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     let top: Members = serde_json::from_slice(raw)?;
     let meta = metadata(&top).unwrap_or(Members(Vec::new()));
     out.extend_from_slice(
@@ -166,7 +212,7 @@ pub fn write_partial_metadata(raw: &[u8], rev: u64, out: &mut Vec<u8>) -> serde_
         )
         .as_bytes(),
     );
-    write_metadata(&meta, rev, out)?;
+    write_metadata(&meta, rev, omit_managed_fields, out)?;
     out.push(b'}');
     Ok(())
 }
@@ -177,14 +223,24 @@ fn metadata<'a>(top: &Members<'a>) -> Option<Members<'a>> {
     serde_json::from_str::<Members>(raw.get()).ok()
 }
 
-/// Writes the metadata members with the resourceVersion set to `rev`.
-fn write_metadata(meta: &Members, rev: u64, out: &mut Vec<u8>) -> serde_json::Result<()> {
+/// Writes the metadata members with the resourceVersion set to `rev`, and
+/// without managedFields if asked.
+fn write_metadata(
+    meta: &Members,
+    rev: u64,
+    omit_managed_fields: bool,
+    out: &mut Vec<u8>,
+) -> serde_json::Result<()> {
     let version = format!("\"{rev}\"");
     let has_version = meta.0.iter().any(|(k, _)| k == "resourceVersion");
-    let members = meta.0.iter().map(|(k, v)| match k == "resourceVersion" {
-        true => (k.as_ref(), version.as_str()),
-        false => (k.as_ref(), v.get()),
-    });
+    let members = meta
+        .0
+        .iter()
+        .filter(|(k, _)| !(omit_managed_fields && k == "managedFields"))
+        .map(|(k, v)| match k == "resourceVersion" {
+            true => (k.as_ref(), version.as_str()),
+            false => (k.as_ref(), v.get()),
+        });
     let appended = (!has_version).then_some(("resourceVersion", version.as_str()));
     out.push(b'{');
     for (j, (key, value)) in members.chain(appended).enumerate() {
@@ -262,6 +318,36 @@ mod tests {
         }
         assert!(decode_without_managed_fields(b"{\"metadata\": {").is_err());
         assert!(decode_without_managed_fields(b"{} trailing").is_err());
+    }
+
+    /// `omitManagedFields` serves exactly the object (or metadata) without
+    /// its managedFields, and nothing else changes.
+    #[test]
+    fn forms_without_managed_fields() {
+        let obj = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+                         "labels": {"managedFields": "a label, kept"}, "resourceVersion": "3"},
+            "spec": {"managedFields": "not metadata, kept"}});
+        let raw = serde_json::to_vec(&obj).unwrap();
+        for metadata_only in [false, true] {
+            let written = |omit_managed_fields| {
+                let mut out = Vec::new();
+                let form = RawForm {
+                    metadata_only,
+                    omit_managed_fields,
+                };
+                form.write(&raw, 8, &mut out).unwrap();
+                serde_json::from_slice::<Value>(&out).unwrap()
+            };
+            let mut expected = written(false);
+            assert!(expected["metadata"].get("managedFields").is_some());
+            expected["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("managedFields");
+            assert_eq!(written(true), expected);
+            assert_eq!(expected["metadata"]["resourceVersion"], "8");
+        }
     }
 
     #[test]

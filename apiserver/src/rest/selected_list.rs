@@ -12,7 +12,7 @@
 
 use super::codec::{Format, IncludeObject};
 use super::object_store::{Continue, Page};
-use super::raw_json;
+use super::raw_json::{self, RawForm};
 use super::read::{list_meta, raw_list};
 use super::request::RequestInfo;
 use super::selection::Selection;
@@ -34,19 +34,25 @@ pub struct Selected {
     embedded: Vec<u8>,
 }
 
-/// What each item of `format` carries.
+/// What each item of `format` carries: the object or its metadata written
+/// from the stored bytes, or nothing (a Table without objects).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Embed {
-    Object,
-    Metadata,
+    Raw(RawForm),
     Nothing,
 }
 
 impl Embed {
-    fn of(format: Format) -> Option<Self> {
+    fn of(format: Format, omit_managed_fields: bool) -> Option<Self> {
+        let raw = |metadata_only| {
+            Some(Embed::Raw(RawForm {
+                metadata_only,
+                omit_managed_fields,
+            }))
+        };
         match format {
-            Format::Json | Format::Table(IncludeObject::Object) => Some(Embed::Object),
-            Format::Metadata | Format::Table(IncludeObject::Metadata) => Some(Embed::Metadata),
+            Format::Json | Format::Table(IncludeObject::Object) => raw(false),
+            Format::Metadata | Format::Table(IncludeObject::Metadata) => raw(true),
             Format::Table(IncludeObject::None) => Some(Embed::Nothing),
             Format::Yaml => None,
         }
@@ -56,7 +62,7 @@ impl Embed {
 /// Whether a list in `format` can take this path: the resource is served
 /// as stored (no conversion between API versions) and the response is JSON.
 pub fn applies(ri: &RequestInfo, format: Format) -> bool {
-    ri.def.strategy.served_as_stored() && Embed::of(format).is_some()
+    ri.def.strategy.served_as_stored() && Embed::of(format, false).is_some()
 }
 
 /// One page of the objects `sel` keeps, converted for `format`.
@@ -67,8 +73,12 @@ pub async fn list(
     start: Option<Continue>,
     limit: usize,
     format: Format,
+    omit_managed_fields: bool,
 ) -> ApiResult<Page<Selected>> {
-    let embed = Embed::of(format).unwrap_or(Embed::Object);
+    let embed = Embed::of(format, omit_managed_fields).unwrap_or(Embed::Raw(RawForm {
+        metadata_only: false,
+        omit_managed_fields,
+    }));
     let printer =
         matches!(format, Format::Table(_)).then(|| printer_for(ri.def.group, ri.def.plural));
     let now = chrono::Utc::now();
@@ -88,13 +98,10 @@ pub async fn list(
             None => Vec::new(),
         };
         let mut embedded = Vec::new();
-        let (raw, rev) = (&kv.value[..], kv.mod_revision);
-        match embed {
-            Embed::Object => raw_json::write_with_resource_version(raw, rev, &mut embedded),
-            Embed::Metadata => raw_json::write_partial_metadata(raw, rev, &mut embedded),
-            Embed::Nothing => Ok(()),
+        if let Embed::Raw(form) = embed {
+            form.write(&kv.value, kv.mod_revision, &mut embedded)
+                .map_err(corrupt)?;
         }
-        .map_err(corrupt)?;
         Ok(Selected {
             matched: true,
             cells,
@@ -265,7 +272,7 @@ mod tests {
             }
             let sel = Selection::from_query(ri.def, &q).unwrap();
             for format in formats {
-                let page = list(&st, &ri, &sel, None, 0, format).await.unwrap();
+                let page = list(&st, &ri, &sel, None, 0, format, false).await.unwrap();
                 let served = body(respond(&ri, &page, format)).await;
                 let expected = decoded(&st, &ri, &sel, format).await;
                 assert_eq!(served, expected, "{selector:?} as {format:?}");

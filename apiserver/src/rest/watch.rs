@@ -9,7 +9,8 @@
 use super::codec::Format;
 use super::object_store::{set_resource_version, ObjectStore};
 use super::partial_metadata::{self, PartialObjectMetadata};
-use super::raw_json;
+use super::raw_json::{RawForm, OMIT_MANAGED_FIELDS};
+use super::read::remove_managed_fields;
 use super::request::{Query, RequestInfo};
 use super::selection::Selection;
 use super::status::{ApiError, ApiResult};
@@ -64,9 +65,10 @@ pub async fn watch(
 
     // Initial state, when asked for (or implied by an unset resourceVersion).
     let prefix = ri.def.key_prefix(ri.namespace.as_deref());
-    let raw = RawForm::of(ri.def, &sel, format);
+    let omit_managed_fields = q.flag(OMIT_MANAGED_FIELDS);
+    let raw = raw_form(ri.def, &sel, format, omit_managed_fields);
     let (initial, after) = if rv.is_none() || send_initial {
-        initial_lines(st, ri, &sel, raw, format).await?
+        initial_lines(st, ri, &sel, raw, format, omit_managed_fields).await?
     } else {
         (Vec::new(), rv.unwrap_or_default())
     };
@@ -113,8 +115,13 @@ pub async fn watch(
                     };
                     last_rv = ev.kv.mod_revision;
                     let line = match raw {
-                        Some(form) => form.event_line(&ev),
-                        None => translate(enc.def, &ev, &sel).map(|(kind, obj)| enc.line(kind, &obj)),
+                        Some(form) => raw_event_line(form, &ev),
+                        None => translate(enc.def, &ev, &sel).map(|(kind, mut obj)| {
+                            if omit_managed_fields {
+                                remove_managed_fields(&mut obj);
+                            }
+                            enc.line(kind, &obj)
+                        }),
                     };
                     let Some(line) = line else { continue };
                     if tx.send(Ok(line)).await.is_err() {
@@ -138,20 +145,21 @@ async fn initial_lines(
     sel: &Selection,
     raw: Option<RawForm>,
     format: Format,
+    omit_managed_fields: bool,
 ) -> ApiResult<(Vec<Bytes>, Revision)> {
     let ns = ri.namespace.as_deref();
     if let Some(form) = raw {
-        let page = st
-            .store
-            .list_raw(ri.def, ns, None, 0, form == RawForm::Metadata)
-            .await?;
+        let page = st.store.list_raw(ri.def, ns, None, 0, form).await?;
         let lines = page.items.iter().map(|obj| line_of("ADDED", obj)).collect();
         return Ok((lines, page.revision));
     }
-    let page = st
+    let mut page = st
         .store
         .list(ri.def, ns, None, 0, |o| sel.matches(o))
         .await?;
+    if omit_managed_fields {
+        page.items.iter_mut().for_each(remove_managed_fields);
+    }
     let enc = Encoder::new(ri.def, format);
     let lines = page.items.iter().map(|o| enc.line("ADDED", o)).collect();
     Ok((lines, page.revision))
@@ -162,48 +170,41 @@ async fn initial_lines(
 /// the resourceVersion spliced in (`raw_json`), where decoding, selecting
 /// and re-encoding each event for each watcher was most of a write's cost
 /// with several informers on one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RawForm {
-    Object,
-    Metadata,
+fn raw_form(
+    def: &crate::registry::ResourceDef,
+    sel: &Selection,
+    format: Format,
+    omit_managed_fields: bool,
+) -> Option<RawForm> {
+    if !sel.is_everything() || !def.strategy.served_as_stored() {
+        return None;
+    }
+    let metadata_only = match format {
+        Format::Json => false,
+        Format::Metadata => true,
+        _ => return None,
+    };
+    Some(RawForm {
+        metadata_only,
+        omit_managed_fields,
+    })
 }
 
-impl RawForm {
-    fn of(def: &crate::registry::ResourceDef, sel: &Selection, format: Format) -> Option<Self> {
-        if !sel.is_everything() || !def.strategy.served_as_stored() {
-            return None;
-        }
-        match format {
-            Format::Json => Some(RawForm::Object),
-            Format::Metadata => Some(RawForm::Metadata),
-            _ => None,
-        }
+/// The line of a raw watch for a storage event: every object is selected,
+/// so a put is ADDED when nothing was there before and MODIFIED otherwise,
+/// and a delete carries the last value at the delete's revision.
+fn raw_event_line(form: RawForm, ev: &Event) -> Option<Bytes> {
+    let kind = match (ev.kind, ev.prev.is_some()) {
+        (EventKind::Put, false) => "ADDED",
+        (EventKind::Put, true) => "MODIFIED",
+        (EventKind::Delete, _) => "DELETED",
+    };
+    let mut obj = Vec::with_capacity(ev.kv.value.len() + 32);
+    if let Err(e) = form.write(&ev.kv.value, ev.kv.mod_revision, &mut obj) {
+        tracing::warn!(key = %ev.kv.key, error = %e, "stored object is not JSON; not sent to watchers");
+        return None;
     }
-
-    /// The line for a storage event: every object is selected, so a put is
-    /// ADDED when nothing was there before and MODIFIED otherwise, and a
-    /// delete carries the last value at the delete's revision.
-    fn event_line(self, ev: &Event) -> Option<Bytes> {
-        let kind = match (ev.kind, ev.prev.is_some()) {
-            (EventKind::Put, false) => "ADDED",
-            (EventKind::Put, true) => "MODIFIED",
-            (EventKind::Delete, _) => "DELETED",
-        };
-        let mut obj = Vec::with_capacity(ev.kv.value.len() + 32);
-        let written = match self {
-            RawForm::Object => {
-                raw_json::write_with_resource_version(&ev.kv.value, ev.kv.mod_revision, &mut obj)
-            }
-            RawForm::Metadata => {
-                raw_json::write_partial_metadata(&ev.kv.value, ev.kv.mod_revision, &mut obj)
-            }
-        };
-        if let Err(e) = written {
-            tracing::warn!(key = %ev.kv.key, error = %e, "stored object is not JSON; not sent to watchers");
-            return None;
-        }
-        Some(line_of(kind, &obj))
-    }
+    Some(line_of(kind, &obj))
 }
 
 /// `{"type":KIND,"object":OBJ}` and a newline, around an encoded object.
@@ -352,9 +353,14 @@ mod tests {
         };
         let def = catalog().lookup("", "v1", "configmaps").unwrap();
         let everything = Selection::from_query(def, &Query::default()).unwrap();
-        let object = RawForm::of(def, &everything, Format::Json).expect("served as stored");
-        let metadata = RawForm::of(def, &everything, Format::Metadata).unwrap();
-        assert_eq!(RawForm::of(def, &everything, Format::Yaml), None);
+        let form = |format, omit| raw_form(def, &everything, format, omit);
+        assert_eq!(form(Format::Yaml, false), None);
+        let forms = [
+            (Format::Json, false),
+            (Format::Metadata, false),
+            (Format::Json, true),
+            (Format::Metadata, true),
+        ];
 
         let mut events = storage.watch(&def.key_prefix(Some("default")), 0).unwrap();
         let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -387,8 +393,14 @@ mod tests {
             let ev = events.recv().await.expect("an event");
             let (kind, obj) = translate(def, &ev, &everything).expect("selected");
             assert_eq!(kind, expected);
-            for (form, format) in [(object, Format::Json), (metadata, Format::Metadata)] {
-                let raw = form.event_line(&ev).expect("a line");
+            assert!(obj["metadata"].get("managedFields").is_some());
+            for (format, omit) in forms {
+                let raw = raw_event_line(form(format, omit).expect("served as stored"), &ev)
+                    .expect("a line");
+                let mut obj = obj.clone();
+                if omit {
+                    remove_managed_fields(&mut obj);
+                }
                 lines_equal(&raw, &Encoder::new(def, format).line(kind, &obj));
             }
         }

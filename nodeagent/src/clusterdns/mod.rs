@@ -188,7 +188,10 @@ async fn run_image(args: ImageArgs) -> anyhow::Result<()> {
     let config = kube::Config::infer()
         .await
         .context("no API access (KUBECONFIG or in-cluster config)")?;
-    let client = kube::Client::try_from(config)?;
+    // Its caches drop managedFields: its lists and watches leave them out.
+    let client = kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&informers::lean_requests::layer())
+        .build();
     let running = start(
         client,
         DnsOptions {
