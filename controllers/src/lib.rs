@@ -101,6 +101,9 @@ impl Started {
 /// stops them all.
 pub struct ControllerHandle {
     started: Vec<Started>,
+    /// Keeps the shared watches of caches the controllers only read (no
+    /// event stream holds those) running as long as the controllers do.
+    _informers: informers::Informers,
 }
 
 impl ControllerHandle {
@@ -150,11 +153,11 @@ fn controller_config(opts: &ControllerOptions) -> kube::runtime::controller::Con
     kube::runtime::controller::Config::default().concurrency(c)
 }
 
-/// Starts every controller on `client`; returns once all their caches have
-/// synced (so the caller can report readiness), leaving them running on
-/// spawned tasks.
+/// Starts every controller on the process's shared informers (and their
+/// client); returns once all their caches have synced (so the caller can
+/// report readiness), leaving them running on spawned tasks.
 pub async fn start(
-    client: kube::Client,
+    informers: &informers::Informers,
     opts: ControllerOptions,
 ) -> anyhow::Result<ControllerHandle> {
     use anyhow::Context;
@@ -176,20 +179,19 @@ pub async fn start(
         .copied()
         .filter(|n| opts.runs(n))
         .map(|name| {
-            let client = client.clone();
             let opts = &opts;
             let fut: BoxFuture<'_, anyhow::Result<Started>> = Box::pin(async move {
                 let t0 = std::time::Instant::now();
                 let started = match name {
-                    "garbagecollector" => gc::start(client, opts).await,
-                    "namespace" => namespace::start(client, opts).await,
-                    "serviceaccount" => serviceaccount::start(client, opts).await,
-                    "endpoints" => endpoints::start(client, opts).await,
-                    "endpointslice" => endpointslice::start(client, opts).await,
-                    "replicaset" => replicaset::start(client, opts).await,
-                    "deployment" => deployment::start(client, opts).await,
-                    "nodelifecycle" => nodelifecycle::start(client, opts).await,
-                    "nodeipam" => nodeipam::start(client, opts).await,
+                    "garbagecollector" => gc::start(informers, opts).await,
+                    "namespace" => namespace::start(informers, opts).await,
+                    "serviceaccount" => serviceaccount::start(informers, opts).await,
+                    "endpoints" => endpoints::start(informers, opts).await,
+                    "endpointslice" => endpointslice::start(informers, opts).await,
+                    "replicaset" => replicaset::start(informers, opts).await,
+                    "deployment" => deployment::start(informers, opts).await,
+                    "nodelifecycle" => nodelifecycle::start(informers, opts).await,
+                    "nodeipam" => nodeipam::start(informers, opts).await,
                     other => Err(anyhow::anyhow!("unknown controller {other}")),
                 };
                 tracing::debug!(controller = name, elapsed = ?t0.elapsed(), "controller caches synced");
@@ -200,6 +202,7 @@ pub async fn start(
         .collect();
     let mut handle = ControllerHandle {
         started: Vec::new(),
+        _informers: informers.clone(),
     };
     let results = tokio::time::timeout(timeout, futures::future::join_all(starts))
         .await

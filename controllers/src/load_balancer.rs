@@ -6,11 +6,12 @@
 //! `loadBalancerClass` are left alone.
 
 use futures::StreamExt;
+use informers::Informers;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{reflector, watcher, WatchStreamExt};
+use kube::runtime::{reflector, watcher};
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
@@ -173,53 +174,60 @@ impl RelevantSet {
     }
 }
 
-/// Runs the controller until the task is dropped; returns once its cache synced.
+/// Runs the controller until the returned task is dropped or aborted;
+/// returns once its cache synced.
 pub async fn start(
-    client: kube::Client,
+    informers: &Informers,
     range: IpNet,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let (store, writer) = reflector::store::<Service>();
+    let client = informers.client().clone();
+    let (store, synced, events) = informers.cached::<Service>(watcher::Config::default());
     let changed = Arc::new(Notify::new());
-    let notify = changed.clone();
     let relevant = Arc::new(RelevantSet::default());
-    let observed = relevant.clone();
-    let api: Api<Service> = Api::all(client.clone());
-    tokio::spawn(async move {
-        let stream = reflector::reflector(
-            writer,
-            watcher(api, watcher::Config::default())
-                .default_backoff()
-                // Not needed here, and often half of an object's memory.
-                .modify(|o| o.metadata.managed_fields = None),
-        );
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            if let Ok(event) = &event {
-                observed.observe(event);
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+    // One task for both halves, so stopping it stops the event stream too.
+    let task = tokio::spawn(async move {
+        let observe = {
+            let changed = changed.clone();
+            let relevant = relevant.clone();
+            events.for_each(move |event| {
+                if let Ok(event) = &event {
+                    relevant.observe(event);
+                }
+                changed.notify_one();
+                futures::future::ready(())
+            })
+        };
+        let assign = async move {
+            if synced.wait().await.is_err() {
+                return;
             }
-            notify.notify_one();
-        }
+            let _ = ready_tx.send(());
+            loop {
+                let services = relevant.objects(&store);
+                for a in plan(&services, &range) {
+                    let svc = store.get(&ObjectRef::new(&a.name).within(&a.namespace));
+                    if svc.as_deref().map(current_ip) == Some(a.ip) {
+                        continue;
+                    }
+                    if let Err(e) = write_status(&client, &a).await {
+                        tracing::warn!(service = %format!("{}/{}", a.namespace, a.name), error = %e, "updating load balancer status failed");
+                    }
+                }
+                tokio::select! {
+                    _ = changed.notified() => {}
+                    // Retry failed writes now and then even without changes.
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                }
+            }
+        };
+        futures::join!(observe, assign);
     });
-    store.wait_until_ready().await?;
-    Ok(tokio::spawn(async move {
-        loop {
-            let services = relevant.objects(&store);
-            for a in plan(&services, &range) {
-                let svc = store.get(&ObjectRef::new(&a.name).within(&a.namespace));
-                if svc.as_deref().map(current_ip) == Some(a.ip) {
-                    continue;
-                }
-                if let Err(e) = write_status(&client, &a).await {
-                    tracing::warn!(service = %format!("{}/{}", a.namespace, a.name), error = %e, "updating load balancer status failed");
-                }
-            }
-            tokio::select! {
-                _ = changed.notified() => {}
-                // Retry failed writes now and then even without changes.
-                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
-            }
-        }
-    }))
+    if ready_rx.await.is_err() {
+        task.abort();
+        anyhow::bail!("the Service watch ended before the cache synced");
+    }
+    Ok(task)
 }
 
 async fn write_status(client: &kube::Client, a: &Assignment) -> anyhow::Result<()> {

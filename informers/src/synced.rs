@@ -43,7 +43,8 @@ impl Synced {
 #[derive(Clone)]
 pub struct CachesSynced(Vec<Synced>);
 
-/// How soon a reconcile that came before the caches synced runs again.
+/// How soon a reconcile runs again when a watch ended before its cache
+/// synced (the watch restarts; see [`CachesSynced::wait`]).
 pub const CACHE_SYNC_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 impl CachesSynced {
@@ -53,6 +54,20 @@ impl CachesSynced {
 
     pub fn all(&self) -> bool {
         self.0.iter().all(Synced::is_synced)
+    }
+
+    /// Resolves once every cache has listed: a reconcile that comes early
+    /// waits here, as kube-controller-manager's workers wait for
+    /// `WaitForCacheSync`. Requeueing instead made every object of a large
+    /// cache retry its reconcile again and again while the other caches
+    /// were still listing, which took most of a loaded start-up's CPU.
+    /// A reconcile waiting holds one of the controller's concurrency slots,
+    /// so the others stay queued. Errs if a watch ended first.
+    pub async fn wait(&self) -> anyhow::Result<()> {
+        if self.all() {
+            return Ok(());
+        }
+        wait_all(self.0.clone()).await
     }
 }
 

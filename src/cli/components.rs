@@ -92,7 +92,11 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             "mkube controllers are running against {}",
             args.kubeconfig.display()
         );
-        let start = || start_control_loops(client.clone(), range, options.clone());
+        // Fresh caches for each term as leader: a standby keeps none.
+        let start = || {
+            let informers = informers::Informers::new(client.clone());
+            start_control_loops(informers, range, options.clone())
+        };
         if args.election.leader_elect {
             super::leader::run_while_leader(
                 client.clone(),
@@ -113,11 +117,11 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
 /// The cluster-wide control loops: the controllers, the load-balancer
 /// controller and the scheduler. Dropping the result stops them.
 pub(super) async fn start_control_loops(
-    client: kube::Client,
+    informers: informers::Informers,
     lb_range: ipnet::IpNet,
     options: controllers::ControllerOptions,
 ) -> anyhow::Result<Vec<Box<dyn std::any::Any + Send>>> {
-    let scheduler_client = client.clone();
+    let scheduler_client = informers.client().clone();
     let scheduler = AbortOnDrop(tokio::spawn(async move {
         if let Err(e) = nodeagent::start_scheduler(scheduler_client).await {
             tracing::error!(error = %e, "scheduler stopped");
@@ -125,12 +129,12 @@ pub(super) async fn start_control_loops(
     }));
     let (lb, controllers) = tokio::try_join!(
         async {
-            controllers::load_balancer::start(client.clone(), lb_range)
+            controllers::load_balancer::start(&informers, lb_range)
                 .await
                 .context("starting the load-balancer controller")
         },
         async {
-            controllers::start(client.clone(), options)
+            controllers::start(&informers, options)
                 .await
                 .context("starting the controllers")
         },
@@ -166,7 +170,8 @@ pub fn run_nodeagent(args: NodeAgentArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("starting the node agent")?;
-        let proxy = nodeagent::proxy::start(client, args.node.proxy_options())
+        let informers = informers::Informers::new(client);
+        let proxy = nodeagent::proxy::start(&informers, args.node.proxy_options())
             .await
             .context("starting the service proxy")?;
         println!(

@@ -67,15 +67,17 @@ pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
             // start-up with many objects stored, their cache syncs are most
             // of the time to ready.
             let lb_range = args.node.lb_ip_range.0.parse().context("invalid --lb-ip-range")?;
+            // One cache per resource type for all of them (shared informers).
+            let informers = informers::Informers::new(client.clone());
             let (proxy, control_loops) = tokio::try_join!(
                 async {
-                    nodeagent::proxy::start(client.clone(), args.node.proxy_options())
+                    nodeagent::proxy::start(&informers, args.node.proxy_options())
                         .await
                         .context("starting the service proxy")
                 },
                 // One process: no leader election needed.
                 super::components::start_control_loops(
-                    client.clone(),
+                    informers.clone(),
                     lb_range,
                     args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
                 ),

@@ -21,10 +21,11 @@ pub mod rollout;
 
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
+use crate::util::watch::{wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::util::{owner, selector};
 use crate::ControllerOptions;
 use futures::StreamExt;
+use informers::Informers;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -44,17 +45,13 @@ struct Ctx {
 type Res<T> = Result<T, ReconcileError>;
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
-    let (d_store, d_synced, deployments) = cached(
-        Api::<Deployment>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (rs_store, rs_synced, rss) = cached(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let client = informers.client().clone();
+    let (d_store, d_synced, deployments) =
+        informers.cached::<Deployment>(watcher::Config::default());
+    let (rs_store, rs_synced, rss) = informers.cached::<ReplicaSet>(watcher::Config::default());
     let ctx = Arc::new(Ctx {
         synced: CachesSynced::new(&[&d_synced, &rs_synced]),
         client: client.clone(),
@@ -130,7 +127,7 @@ struct Sync<'a> {
 }
 
 async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Res<Action> {
-    if !ctx.synced.all() {
+    if ctx.synced.wait().await.is_err() {
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
     }
     let ns = d.metadata.namespace.clone().unwrap_or_default();

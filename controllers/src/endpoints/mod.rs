@@ -13,10 +13,11 @@ use crate::pod_services::{selector_of, PodServiceIndex};
 use crate::trigger_time::TriggerTimeTracker;
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
+use crate::util::watch::{wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::ControllerOptions;
 use compute::Decision;
 use futures::{StreamExt, TryStreamExt};
+use informers::Informers;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -37,20 +38,15 @@ struct Ctx {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
+    let client = informers.client().clone();
     let (deleted_tx, mut deleted_rx) = tokio::sync::mpsc::unbounded_channel::<Service>();
-    let (svc_store, svc_synced, services) = cached(
-        Api::<Service>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (pod_store, pod_synced, pods) =
-        cached(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let (ep_store, ep_synced, endpoints) = cached(
-        Api::<Endpoints>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let (svc_store, svc_synced, services) = informers.cached::<Service>(watcher::Config::default());
+    let (pod_store, pod_synced, pods) = informers.cached::<Pod>(watcher::Config::default());
+    let (ep_store, ep_synced, endpoints) =
+        informers.cached::<Endpoints>(watcher::Config::default());
     let services = services
         .inspect_ok(move |ev| {
             if let watcher::Event::Delete(svc) = ev {
@@ -136,7 +132,7 @@ fn error_policy(_svc: Arc<Service>, err: &ReconcileError, _ctx: Arc<Ctx>) -> Act
 }
 
 async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    if !ctx.synced.all() {
+    if ctx.synced.wait().await.is_err() {
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
     }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();

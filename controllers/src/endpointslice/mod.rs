@@ -21,9 +21,10 @@ use crate::pod_services::{selector_of, PodServiceIndex};
 use crate::trigger_time::TriggerTimeTracker;
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
+use crate::util::watch::{wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::ControllerOptions;
 use futures::{StreamExt, TryStreamExt};
+use informers::Informers;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -60,27 +61,21 @@ fn managed_service_of(slice: &EndpointSlice) -> Option<ObjectRef<Service>> {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
+    let client = informers.client().clone();
     let (deleted_tx, mut deleted_rx) = tokio::sync::mpsc::unbounded_channel::<Service>();
-    let (svc_store, svc_synced, services) = cached(
-        Api::<Service>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (pod_store, pod_synced, pods) =
-        cached(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let managed = format!(
-        "{}={}",
-        reconcile::LABEL_MANAGED_BY,
-        reconcile::CONTROLLER_NAME
-    );
-    let (slice_store, slice_synced, slices) = cached(
-        Api::<EndpointSlice>::all(client.clone()),
-        watcher::Config::default().labels(&managed),
-    );
-    let (node_store, node_synced, nodes) =
-        cached(Api::<Node>::all(client.clone()), watcher::Config::default());
+    let (svc_store, svc_synced, services) = informers.cached::<Service>(watcher::Config::default());
+    let (pod_store, pod_synced, pods) = informers.cached::<Pod>(watcher::Config::default());
+    // Every slice, as the proxy's shared cache holds them, rather than a
+    // watch selecting this controller's label: slices of other managers
+    // are skipped where they are read (`managed_service_of`), as
+    // kube-controller-manager does with its shared informer.
+    let (slice_store, slice_synced, slices) =
+        informers.cached::<EndpointSlice>(watcher::Config::default());
+    // Nodes are only read (for endpoints' zones), never a trigger.
+    let (node_store, node_synced) = informers.store::<Node>(watcher::Config::default());
     let services = services
         .inspect_ok(move |ev| {
             if let watcher::Event::Delete(svc) = ev {
@@ -94,7 +89,6 @@ pub(crate) async fn start(
     let slices = slices
         .inspect_ok(move |ev| grouping.observe(ev))
         .touched_objects();
-    let nodes = nodes.for_each(|_| futures::future::ready(()));
 
     let ctx = Arc::new(Ctx {
         synced: CachesSynced::new(&[&svc_synced, &pod_synced, &slice_synced, &node_synced]),
@@ -122,7 +116,6 @@ pub(crate) async fn start(
     let forget_ctx = ctx.clone();
     let tasks = vec![
         tokio::spawn(controller),
-        tokio::spawn(nodes),
         tokio::spawn(async move {
             while let Some(svc) = deleted_rx.recv().await {
                 let ns = svc.metadata.namespace.clone().unwrap_or_default();
@@ -157,7 +150,7 @@ fn error_policy(_svc: Arc<Service>, err: &ReconcileError, _ctx: Arc<Ctx>) -> Act
 }
 
 async fn reconcile_service(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    if !ctx.synced.all() {
+    if ctx.synced.wait().await.is_err() {
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
     }
     let ns = svc.metadata.namespace.clone().unwrap_or_default();

@@ -392,10 +392,119 @@ async fn watched_resources(client: &kube::Client) -> anyhow::Result<Vec<Resource
     Ok(out)
 }
 
+/// Feeds resource `idx`'s objects into the graph. Types the process's
+/// other components already cache come from those shared caches, as
+/// kube-controller-manager's garbage collector takes the typed informer of
+/// a resource when one exists; every other type is watched as metadata
+/// only (PartialObjectMetadata), as its metadata informers do: the graph
+/// needs owners, uids and finalizers, not whole objects.
+fn follow_resource(
+    informers: &informers::Informers,
+    gc: Arc<Gc>,
+    idx: usize,
+    sync_tx: tokio::sync::watch::Sender<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+    use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node as KubeNode, Pod, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let all = watcher::Config::default;
+    let ar = &gc.resources[idx].ar;
+    let spawn = |events| tokio::spawn(follow(gc.clone(), idx, events, sync_tx));
+    match (ar.group.as_str(), ar.version.as_str(), ar.kind.as_str()) {
+        ("", "v1", "Service") => spawn(meta_events(informers.cached::<Service>(all()).2)),
+        ("", "v1", "Endpoints") => spawn(meta_events(informers.cached::<Endpoints>(all()).2)),
+        ("", "v1", "Pod") => spawn(meta_events(informers.cached::<Pod>(all()).2)),
+        ("", "v1", "Node") => spawn(meta_events(informers.cached::<KubeNode>(all()).2)),
+        ("", "v1", "Namespace") => spawn(meta_events(informers.cached::<Namespace>(all()).2)),
+        ("discovery.k8s.io", "v1", "EndpointSlice") => {
+            spawn(meta_events(informers.cached::<EndpointSlice>(all()).2))
+        }
+        ("apps", "v1", "ReplicaSet") => spawn(meta_events(informers.cached::<ReplicaSet>(all()).2)),
+        ("apps", "v1", "Deployment") => spawn(meta_events(informers.cached::<Deployment>(all()).2)),
+        _ => {
+            let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(gc.client.clone(), ar);
+            spawn(meta_events(
+                watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .boxed(),
+            ))
+        }
+    }
+}
+
+/// The graph reads only metadata: each event's object as its ObjectMeta.
+type MetaEvents = futures::stream::BoxStream<'static, watcher::Result<watcher::Event<ObjectMeta>>>;
+
+fn meta_events<K, S>(events: S) -> MetaEvents
+where
+    K: kube::Resource + Send + 'static,
+    S: futures::Stream<Item = watcher::Result<watcher::Event<K>>> + Send + 'static,
+{
+    events.map(|ev| ev.map(meta_event)).boxed()
+}
+
+fn meta_event<K: kube::Resource>(ev: watcher::Event<K>) -> watcher::Event<ObjectMeta> {
+    use watcher::Event;
+    let meta = |mut o: K| std::mem::take(o.meta_mut());
+    match ev {
+        Event::Apply(o) => Event::Apply(meta(o)),
+        Event::Delete(o) => Event::Delete(meta(o)),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(meta(o)),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+/// Applies one resource's events to the graph; `sync_tx` is set at the end
+/// of each complete list, after objects the list no longer has are removed.
+async fn follow(
+    gc: Arc<Gc>,
+    idx: usize,
+    mut events: MetaEvents,
+    sync_tx: tokio::sync::watch::Sender<bool>,
+) {
+    let mut seen: HashSet<String> = HashSet::new();
+    while let Some(ev) = events.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(m)) => {
+                if let Some(n) = node_of(idx, &m) {
+                    gc.applied(n);
+                }
+            }
+            Ok(watcher::Event::Delete(m)) => {
+                if let Some(uid) = m.uid.as_deref() {
+                    gc.deleted(uid);
+                }
+            }
+            Ok(watcher::Event::Init) => seen.clear(),
+            Ok(watcher::Event::InitApply(m)) => {
+                if let Some(n) = node_of(idx, &m) {
+                    seen.insert(n.uid.clone());
+                    gc.applied(n);
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                let stale: Vec<String> = lock(&gc.graph)
+                    .uids_of_resource(idx)
+                    .into_iter()
+                    .filter(|u| !seen.contains(u))
+                    .collect();
+                for uid in stale {
+                    gc.deleted(&uid);
+                }
+                seen.clear();
+                let _ = sync_tx.send(true);
+            }
+            Err(e) => tracing::debug!(error = %e, "garbage collector watch error"),
+        }
+    }
+}
+
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &informers::Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
+    let client = informers.client().clone();
     let resources = watched_resources(&client).await?;
     let by_kind = resources
         .iter()
@@ -416,52 +525,7 @@ pub(crate) async fn start(
     for idx in 0..gc.resources.len() {
         let (sync_tx, sync_rx) = tokio::sync::watch::channel(false);
         synced.push(sync_rx);
-        let gc = gc.clone();
-        // Metadata only (PartialObjectMetadata), as kube-controller-
-        // manager's metadata informers: the graph needs owners, uids and
-        // finalizers, not whole objects of every resource.
-        let api: Api<PartialObjectMeta<DynamicObject>> =
-            Api::all_with(client.clone(), &gc.resources[idx].ar);
-        tasks.push(tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .boxed();
-            let mut seen: HashSet<String> = HashSet::new();
-            while let Some(ev) = stream.next().await {
-                match ev {
-                    Ok(watcher::Event::Apply(o)) => {
-                        if let Some(n) = node_of(idx, &o.metadata) {
-                            gc.applied(n);
-                        }
-                    }
-                    Ok(watcher::Event::Delete(o)) => {
-                        if let Some(uid) = o.metadata.uid.as_deref() {
-                            gc.deleted(uid);
-                        }
-                    }
-                    Ok(watcher::Event::Init) => seen.clear(),
-                    Ok(watcher::Event::InitApply(o)) => {
-                        if let Some(n) = node_of(idx, &o.metadata) {
-                            seen.insert(n.uid.clone());
-                            gc.applied(n);
-                        }
-                    }
-                    Ok(watcher::Event::InitDone) => {
-                        let stale: Vec<String> = lock(&gc.graph)
-                            .uids_of_resource(idx)
-                            .into_iter()
-                            .filter(|u| !seen.contains(u))
-                            .collect();
-                        for uid in stale {
-                            gc.deleted(&uid);
-                        }
-                        seen.clear();
-                        let _ = sync_tx.send(true);
-                    }
-                    Err(e) => tracing::debug!(error = %e, "garbage collector watch error"),
-                }
-            }
-        }));
+        tasks.push(follow_resource(informers, gc.clone(), idx, sync_tx));
     }
     // Workers start once every watch has listed: before that a missing owner
     // may just not have been seen yet.

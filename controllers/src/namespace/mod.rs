@@ -12,10 +12,11 @@
 pub mod content;
 
 use crate::util::error::{self, ReconcileError};
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::wait_all;
 use crate::ControllerOptions;
 use content::{ContentReport, FINALIZER};
 use futures::StreamExt;
+use informers::Informers;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::{verbs, ApiCapabilities, ApiResource, Discovery, Scope};
@@ -29,13 +30,12 @@ struct Ctx {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
-    let (ns_store, ns_synced, namespaces) = cached(
-        Api::<Namespace>::all(client.clone()),
-        watcher::Config::default(),
-    );
+    let client = informers.client().clone();
+    let (ns_store, ns_synced, namespaces) =
+        informers.cached::<Namespace>(watcher::Config::default());
     let ctx = Arc::new(Ctx { client });
     let controller = Controller::for_stream(namespaces.touched_objects(), ns_store)
         .with_config(crate::controller_config(opts))

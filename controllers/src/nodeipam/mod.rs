@@ -5,9 +5,10 @@
 //! second `mkube nodeagent` on the same machine never shares pod IPs with
 //! the first. A podCIDR once set is never changed.
 
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::wait_all;
 use crate::ControllerOptions;
 use futures::StreamExt;
+use informers::Informers;
 use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};
@@ -63,15 +64,15 @@ pub fn plan(nodes: &[Node], cluster: IpNet, mask: u8) -> Vec<(String, IpNet)> {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
+    let client = informers.client().clone();
     let Some(cluster) = opts.cluster_cidr else {
         // Without a cluster CIDR there is nothing to allocate from.
         return Ok(crate::Started::new("nodeipam", Vec::new()));
     };
-    let (nodes, synced, events) =
-        cached(Api::<Node>::all(client.clone()), watcher::Config::default());
+    let (nodes, synced, events) = informers.cached::<Node>(watcher::Config::default());
     let changed = Arc::new(Notify::new());
     let notify = changed.clone();
     let mut tasks = vec![tokio::spawn(events.for_each(move |_| {

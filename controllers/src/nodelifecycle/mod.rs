@@ -14,9 +14,9 @@
 pub mod decide;
 
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::wait_all;
 use crate::ControllerOptions;
-use futures::StreamExt;
+use informers::Informers;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
@@ -49,22 +49,18 @@ fn monitor_period(grace: Duration) -> Duration {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
-    let (nodes, nodes_synced, node_events) =
-        cached(Api::<Node>::all(client.clone()), watcher::Config::default());
-    let (leases, leases_synced, lease_events) = cached(
-        Api::<Lease>::namespaced(client.clone(), LEASE_NAMESPACE),
-        watcher::Config::default(),
+    let client = informers.client().clone();
+    // This controller reads the caches on a timer and needs no events.
+    let (nodes, nodes_synced) = informers.store::<Node>(watcher::Config::default());
+    // Cluster-wide with a namespace field selector rather than a namespaced
+    // watch: the factory shares cluster-wide watches only.
+    let (leases, leases_synced) = informers.store::<Lease>(
+        watcher::Config::default().fields(&format!("metadata.namespace={LEASE_NAMESPACE}")),
     );
-    let (pods, pods_synced, pod_events) =
-        cached(Api::<Pod>::all(client.clone()), watcher::Config::default());
-    let mut tasks = vec![
-        tokio::spawn(node_events.for_each(|_| async {})),
-        tokio::spawn(lease_events.for_each(|_| async {})),
-        tokio::spawn(pod_events.for_each(|_| async {})),
-    ];
+    let (pods, pods_synced) = informers.store::<Pod>(watcher::Config::default());
     wait_all(vec![nodes_synced, leases_synced, pods_synced]).await?;
     let ctx = Ctx {
         events: Events::new(client.clone(), COMPONENT),
@@ -74,7 +70,7 @@ pub(crate) async fn start(
         pods,
         grace: opts.node_monitor_grace_period,
     };
-    tasks.push(tokio::spawn(async move {
+    let monitor_loop = tokio::spawn(async move {
         let mut tick = tokio::time::interval(monitor_period(ctx.grace));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -85,8 +81,8 @@ pub(crate) async fn start(
                 }
             }
         }
-    }));
-    Ok(crate::Started::new("nodelifecycle", tasks))
+    });
+    Ok(crate::Started::new("nodelifecycle", vec![monitor_loop]))
 }
 
 /// One node's health pass: Unknown conditions when silent, taints for its

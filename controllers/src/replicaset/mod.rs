@@ -13,11 +13,12 @@ pub mod decide;
 
 use crate::util::error::{self, ReconcileError};
 use crate::util::events::Events;
-use crate::util::watch::{cached, wait_all, CachesSynced, CACHE_SYNC_RETRY};
+use crate::util::watch::{wait_all, CachesSynced, CACHE_SYNC_RETRY};
 use crate::util::{owner, pod as podutil};
 use crate::ControllerOptions;
 use decide::Claim;
 use futures::StreamExt;
+use informers::Informers;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -82,15 +83,12 @@ impl Ctx {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
-    let (rs_store, rs_synced, rss) = cached(
-        Api::<ReplicaSet>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (pod_store, pod_synced, pods) =
-        cached(Api::<Pod>::all(client.clone()), watcher::Config::default());
+    let client = informers.client().clone();
+    let (rs_store, rs_synced, rss) = informers.cached::<ReplicaSet>(watcher::Config::default());
+    let (pod_store, pod_synced, pods) = informers.cached::<Pod>(watcher::Config::default());
     let ctx = Arc::new(Ctx {
         synced: CachesSynced::new(&[&rs_synced, &pod_synced]),
         client: client.clone(),
@@ -144,7 +142,7 @@ fn rs_for_pod(rss: &Store<ReplicaSet>, p: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
 }
 
 async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    if !ctx.synced.all() {
+    if ctx.synced.wait().await.is_err() {
         return Ok(Action::requeue(CACHE_SYNC_RETRY));
     }
     let ns = rs.metadata.namespace.clone().unwrap_or_default();

@@ -3,9 +3,10 @@
 //! namespaces being deleted are left alone.
 
 use crate::util::error::{self, ReconcileError};
-use crate::util::watch::{cached, wait_all};
+use crate::util::watch::wait_all;
 use crate::ControllerOptions;
 use futures::StreamExt;
+use informers::Informers;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -28,15 +29,13 @@ pub fn wants_default(ns: &Namespace, existing: bool) -> bool {
 }
 
 pub(crate) async fn start(
-    client: kube::Client,
+    informers: &Informers,
     opts: &ControllerOptions,
 ) -> anyhow::Result<crate::Started> {
-    let (ns_store, ns_synced, namespaces) = cached(
-        Api::<Namespace>::all(client.clone()),
-        watcher::Config::default(),
-    );
-    let (sa_store, sa_synced, accounts) = cached(
-        Api::<ServiceAccount>::all(client.clone()),
+    let client = informers.client().clone();
+    let (ns_store, ns_synced, namespaces) =
+        informers.cached::<Namespace>(watcher::Config::default());
+    let (sa_store, sa_synced, accounts) = informers.cached::<ServiceAccount>(
         watcher::Config::default().fields(&format!("metadata.name={DEFAULT_NAME}")),
     );
     let ctx = Arc::new(Ctx {

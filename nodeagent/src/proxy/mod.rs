@@ -18,8 +18,7 @@ use futures::StreamExt;
 use health::ProxyHealth;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::{reflector, watcher, WatchStreamExt};
-use kube::Api;
+use kube::runtime::watcher;
 use metrics::ProxyMetrics;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -87,7 +86,10 @@ impl Drop for ProxyHandle {
 }
 
 /// Starts the proxy; returns once the first rules are applied.
-pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<ProxyHandle> {
+pub async fn start(
+    informers: &informers::Informers,
+    opts: ProxyOptions,
+) -> anyhow::Result<ProxyHandle> {
     let metrics = ProxyMetrics::new();
     let health = ProxyHealth::default();
     let status_listener = tokio::net::TcpListener::bind(opts.status_address)
@@ -106,8 +108,6 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
     ))];
     let tracker = Arc::new(ChangeTracker::new(metrics.clone(), health.clone()));
     let changed = Arc::new(Notify::new());
-    let (svc_store, svc_writer) = reflector::store::<Service>();
-    let (slice_store, slice_writer) = reflector::store::<EndpointSlice>();
     let on_service = {
         let tracker = tracker.clone();
         move |ev: &watcher::Event<Service>| match ev {
@@ -124,20 +124,15 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
             _ => tracker.resync_needed(),
         }
     };
-    tasks.push(spawn_reflector(
-        Api::<Service>::all(client.clone()),
-        svc_writer,
-        changed.clone(),
-        on_service,
-    ));
-    tasks.push(spawn_reflector(
-        Api::<EndpointSlice>::all(client),
-        slice_writer,
-        changed.clone(),
-        on_slice,
-    ));
-    svc_store.wait_until_ready().await?;
-    slice_store.wait_until_ready().await?;
+    // The process's shared caches: in `mkube up` the controllers read the
+    // same Services and EndpointSlices.
+    let (svc_store, svc_synced, svc_events) =
+        informers.cached::<Service>(watcher::Config::default());
+    let (slice_store, slice_synced, slice_events) =
+        informers.cached::<EndpointSlice>(watcher::Config::default());
+    tasks.push(spawn_follower(svc_events, changed.clone(), on_service));
+    tasks.push(spawn_follower(slice_events, changed.clone(), on_slice));
+    informers::wait_all(vec![svc_synced, slice_synced]).await?;
 
     let health_ip = opts
         .nodeport_addresses
@@ -177,38 +172,19 @@ pub async fn start(client: kube::Client, opts: ProxyOptions) -> anyhow::Result<P
     })
 }
 
-/// Mirrors `K` into `writer`'s store; each event goes to `on_event`, then
-/// wakes the sync loop.
-fn spawn_reflector<K>(
-    api: Api<K>,
-    writer: reflector::store::Writer<K>,
+/// Follows a shared cache's events: each goes to `on_event` (the cache has
+/// applied it already), then wakes the sync loop.
+fn spawn_follower<K: Send + 'static>(
+    events: informers::EventStream<K>,
     changed: Arc<Notify>,
     on_event: impl Fn(&watcher::Event<K>) + Send + 'static,
-) -> tokio::task::JoinHandle<()>
-where
-    K: kube::Resource
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
-{
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // Every event (including deletions and relists) may change the rules.
-        let stream = reflector::reflector(
-            writer,
-            watcher(api, watcher::Config::default())
-                .default_backoff()
-                // Not needed here, and often half of an object's memory.
-                .modify(|o| o.meta_mut().managed_fields = None),
-        );
-        futures::pin_mut!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(ev) => on_event(&ev),
-                Err(e) => tracing::debug!(error = %e, "proxy watch error; retrying"),
+        let mut events = events;
+        while let Some(ev) = events.next().await {
+            if let Ok(ev) = ev {
+                on_event(&ev);
             }
             changed.notify_one();
         }

@@ -119,7 +119,7 @@ impl Cluster {
 
     pub async fn controllers(&self) -> controllers::ControllerHandle {
         controllers::start(
-            self.client.clone(),
+            &informers::Informers::new(self.client.clone()),
             controllers::ControllerOptions::default(),
         )
         .await
@@ -141,7 +141,7 @@ impl Cluster {
             enabled: names.iter().map(|s| s.to_string()).collect(),
             ..opts
         };
-        controllers::start(self.client.clone(), opts)
+        controllers::start(&informers::Informers::new(self.client.clone()), opts)
             .await
             .expect("controllers start")
     }
