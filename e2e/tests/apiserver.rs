@@ -2021,6 +2021,25 @@ fn lists_match_gets_and_metadata_only_reads() {
     assert_eq!(one["metadata"]["labels"]["tier"], "back", "{one}");
     assert!(one.get("data").is_none(), "{one}");
 
+    // `omitManagedFields=true` (what the components' caches ask for): the
+    // same list, each item without managedFields, whether it is written
+    // from the stored bytes (everything) or decoded (a selection), as
+    // objects or as metadata.
+    for (query, accept) in [
+        ("", "application/json"),
+        ("labelSelector=tier%3Dback&", "application/json"),
+        ("", partial),
+    ] {
+        let path = format!("/api/v1/namespaces/default/configmaps?{query}");
+        let mut expected = get(&path, accept);
+        let lean = get(&format!("{path}omitManagedFields=true"), accept);
+        for item in expected["items"].as_array_mut().expect("items") {
+            let meta = item["metadata"].as_object_mut().expect("metadata");
+            assert!(meta.remove("managedFields").is_some(), "{path}: {meta:?}");
+        }
+        assert_eq!(lean, expected, "{path} {accept}");
+    }
+
     // A write asked for metadata answers with metadata.
     let r = c.curl_args(
         "PATCH",
