@@ -78,3 +78,35 @@ pub async fn wait_all(all: Vec<Synced>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// An early reconcile waits until every cache has listed, then passes
+    /// at once; a watch that ends before listing ends the wait with an error.
+    #[tokio::test]
+    async fn caches_synced_waits_for_all_and_errs_on_an_ended_watch() {
+        let (a_tx, a) = Synced::channel();
+        let (b_tx, b) = Synced::channel();
+        let all = CachesSynced::new(&[&a, &b]);
+        let waiting = tokio::spawn({
+            let all = all.clone();
+            async move { all.wait().await }
+        });
+        a_tx.send_replace(true);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "one cache still listing");
+        b_tx.send_replace(true);
+        let waited = tokio::time::timeout(Duration::from_secs(5), waiting).await;
+        assert!(matches!(waited, Ok(Ok(Ok(())))), "{waited:?}");
+        assert!(all.all());
+        assert!(all.wait().await.is_ok());
+
+        let (c_tx, c) = Synced::channel();
+        let ended = CachesSynced::new(&[&c]);
+        drop(c_tx);
+        assert!(ended.wait().await.is_err());
+    }
+}
