@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod discovery;
+pub mod metrics;
 pub mod openapi;
 pub mod patch;
 pub mod registry;

@@ -55,6 +55,7 @@ pub fn router(state: SharedState, readiness: Readiness) -> Router {
                 }
             }),
         )
+        .route("/metrics", get(crate::metrics::handler))
         .route("/openapi/v2", get(openapi_v2))
         .route("/openapi/v3", get(openapi_v3_index))
         .route("/openapi/v3/{*path}", get(openapi_v3_doc))

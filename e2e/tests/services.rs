@@ -217,9 +217,35 @@ fn rejections_carry_the_real_messages() {
     c.kubectl_ok(["create", "service", "clusterip", "fine", "--tcp=80"]);
 }
 
+/// kube-apiserver's allocator gauges from `kubectl get --raw /metrics`:
+/// (ClusterIPs handed out over every Service CIDR, NodePorts handed out).
+fn allocated(c: &Cluster) -> (f64, f64) {
+    let text = c.kubectl_ok(["get", "--raw", "/metrics"]);
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let ips = text
+        .lines()
+        .filter(|l| l.starts_with("kube_apiserver_clusterip_allocator_allocated_ips{cidr="))
+        .filter_map(value)
+        .sum();
+    let ports = text
+        .lines()
+        .find(|l| l.starts_with("kube_apiserver_nodeport_allocator_allocated_ports "))
+        .and_then(value)
+        .unwrap_or_else(|| panic!("no NodePort gauge in /metrics:\n{text}"));
+    (ips, ports)
+}
+
 #[test]
 fn node_port_is_released_on_type_change_and_delete() {
     let c = Cluster::start();
+    let (ips, ports) = allocated(&c);
+    assert_eq!(ports, 0.0);
+    assert!(
+        ips >= 2.0,
+        "the kubernetes and kube-dns Services hold ClusterIPs"
+    );
+    let unauthenticated = c.curl("GET", "/metrics", None, None);
+    assert_eq!(unauthenticated.status, 401, "{}", unauthenticated.body);
     c.kubectl_ok([
         "create",
         "service",
@@ -228,6 +254,7 @@ fn node_port_is_released_on_type_change_and_delete() {
         "--tcp=80:8080",
         "--node-port=30081",
     ]);
+    assert_eq!(allocated(&c), (ips + 1.0, 1.0));
     c.kubectl_ok([
         "patch",
         "svc",
@@ -239,6 +266,15 @@ fn node_port_is_released_on_type_change_and_delete() {
         c.get_jsonpath(&["svc", "a"], "{.spec.ports[0].nodePort}"),
         ""
     );
+    assert_eq!(allocated(&c), (ips + 1.0, 0.0), "the NodePort is released");
+    c.kubectl_ok([
+        "patch",
+        "svc",
+        "a",
+        "-p",
+        r#"{"spec":{"type":"ExternalName","externalName":"example.com","clusterIP":"","clusterIPs":null}}"#,
+    ]);
+    assert_eq!(allocated(&c), (ips, 0.0), "the ClusterIP is released");
     c.kubectl_ok([
         "create",
         "service",
@@ -247,7 +283,9 @@ fn node_port_is_released_on_type_change_and_delete() {
         "--tcp=80:8080",
         "--node-port=30081",
     ]);
+    assert_eq!(allocated(&c), (ips + 1.0, 1.0));
     c.kubectl_ok(["delete", "svc", "b"]);
+    assert_eq!(allocated(&c), (ips, 0.0), "delete releases the IP and port");
     c.kubectl_ok([
         "create",
         "service",

@@ -1,6 +1,7 @@
 //! The Service allocator benchmark: allocate and release N ClusterIPs and
 //! every NodePort of the range through the API, cycle after cycle, on one
-//! API server; creates/s, deletes/s and the server's RSS after each cycle.
+//! API server; creates/s, deletes/s, the server's RSS and its allocators'
+//! gauges (`/metrics`) after each cycle.
 //!
 //! Each cycle checks what it measures: every ClusterIP and NodePort handed
 //! out is distinct, the NodePort range is used to its last port, one more
@@ -43,6 +44,40 @@ struct Cycle {
     delete: Rate,
     rss_full_kib: u64,
     rss_released_kib: u64,
+    /// The API server's allocator gauges with the range full and after the
+    /// deletes.
+    held_full: Held,
+    held_released: Held,
+}
+
+/// ClusterIPs (all Service CIDRs) and NodePorts the API server's allocators
+/// count as handed out, from its `/metrics` (kube-apiserver's gauges).
+#[derive(Clone, Copy, PartialEq, Debug)]
+struct Held {
+    ips: f64,
+    ports: f64,
+}
+
+impl Held {
+    async fn read(client: &kube::Client) -> anyhow::Result<Held> {
+        let req = http::Request::get("/metrics").body(Vec::new())?;
+        let text = client.request_text(req).await.context("reading /metrics")?;
+        let ips = text
+            .lines()
+            .filter(|l| l.starts_with("kube_apiserver_clusterip_allocator_allocated_ips{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        let ports =
+            apiserver::metrics::sample(&text, "kube_apiserver_nodeport_allocator_allocated_ports")
+                .context("/metrics has no kube_apiserver_nodeport_allocator_allocated_ports")?;
+        Ok(Held { ips, ports })
+    }
+}
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} IPs / {} ports", self.ips, self.ports)
+    }
 }
 
 /// Latencies and throughput of one batch of operations.
@@ -63,10 +98,11 @@ pub async fn run(args: ServicesBenchArgs) -> anyhow::Result<()> {
     ];
     cluster.start().await?;
     let client = cluster.client().await?;
-    let api: Api<Service> = Api::namespaced(client, "default");
+    let api: Api<Service> = Api::namespaced(client.clone(), "default");
     let rss_start = cluster.rss_kib()?;
+    let held_start = Held::read(&client).await?;
     println!(
-        "mkube {}: {} ClusterIP Services and {ports} NodePort Services per cycle, {} concurrent; RSS at start {:.1} MiB",
+        "mkube {}: {} ClusterIP Services and {ports} NodePort Services per cycle, {} concurrent; RSS at start {:.1} MiB, allocators hold {held_start}",
         cluster.subcommand,
         args.services,
         args.concurrency,
@@ -76,13 +112,29 @@ pub async fn run(args: ServicesBenchArgs) -> anyhow::Result<()> {
     for n in 1..=args.cycles {
         let cycle = run_cycle(&args, &api, &cluster, ports).await?;
         println!(
-            "cycle {n}: ClusterIP creates {:.0}/s ({}), NodePort creates {:.0}/s, deletes {:.0}/s; RSS full {:.1} MiB, released {:.1} MiB",
+            "cycle {n}: ClusterIP creates {:.0}/s ({}), NodePort creates {:.0}/s, deletes {:.0}/s; RSS full {:.1} MiB, released {:.1} MiB; allocators hold {} full, {} released",
             cycle.cluster_ip.per_second,
             cycle.cluster_ip.latency,
             cycle.node_port.per_second,
             cycle.delete.per_second,
             mib(cycle.rss_full_kib),
-            mib(cycle.rss_released_kib)
+            mib(cycle.rss_released_kib),
+            cycle.held_full,
+            cycle.held_released,
+        );
+        let expected_full = Held {
+            ips: held_start.ips + (args.services + ports) as f64,
+            ports: held_start.ports + ports as f64,
+        };
+        anyhow::ensure!(
+            cycle.held_full == expected_full,
+            "cycle {n}: the allocators hold {} with the range full, expected {expected_full}",
+            cycle.held_full
+        );
+        anyhow::ensure!(
+            cycle.held_released == held_start,
+            "cycle {n}: the allocators still hold {} after the deletes, {held_start} at start: a leak",
+            cycle.held_released
         );
         cycles.push(cycle);
     }
@@ -107,6 +159,7 @@ async fn run_cycle(
     seen.check(args.services + ports, ports)?;
     refused_when_full(api, ports).await?;
     let rss_full_kib = cluster.rss_kib()?;
+    let held_full = Held::read(&api.clone().into_client()).await?;
 
     let mut names: Vec<String> = (0..args.services).map(|i| format!("svc-{i}")).collect();
     names.extend((0..ports).map(|i| format!("np-{i}")));
@@ -119,6 +172,8 @@ async fn run_cycle(
         delete,
         rss_full_kib,
         rss_released_kib: cluster.rss_kib()?,
+        held_full,
+        held_released: Held::read(&api.clone().into_client()).await?,
     })
 }
 
@@ -249,11 +304,11 @@ fn mib(kib: u64) -> f64 {
 
 /// One row per cycle, as a Markdown table.
 fn print_table(cycles: &[Cycle]) {
-    println!("| cycle | ClusterIP creates/s | create p50 / p99 | NodePort creates/s | deletes/s | RSS full | RSS released |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| cycle | ClusterIP creates/s | create p50 / p99 | NodePort creates/s | deletes/s | RSS full | RSS released | IPs / ports held: full → released |");
+    println!("|---|---|---|---|---|---|---|---|");
     for (n, c) in cycles.iter().enumerate() {
         println!(
-            "| {} | {:.0} | {:.2} / {:.2} ms | {:.0} | {:.0} | {:.1} MiB | {:.1} MiB |",
+            "| {} | {:.0} | {:.2} / {:.2} ms | {:.0} | {:.0} | {:.1} MiB | {:.1} MiB | {} / {} → {} / {} |",
             n + 1,
             c.cluster_ip.per_second,
             ms(c.cluster_ip.latency.p50),
@@ -261,7 +316,11 @@ fn print_table(cycles: &[Cycle]) {
             c.node_port.per_second,
             c.delete.per_second,
             mib(c.rss_full_kib),
-            mib(c.rss_released_kib)
+            mib(c.rss_released_kib),
+            c.held_full.ips,
+            c.held_full.ports,
+            c.held_released.ips,
+            c.held_released.ports,
         );
     }
 }

@@ -246,6 +246,23 @@ async fn allocation_keys(storage: &DynStorage) -> anyhow::Result<crate::storage:
     Ok(all)
 }
 
+/// A snapshot of the allocators' fill, per Service CIDR and for the
+/// NodePort range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocatorUsage {
+    pub cluster_ips: Vec<RangeUsage>,
+    pub node_ports: RangeUsage,
+}
+
+/// One range: its text (`127.96.0.0/16`, `30000-32767`) and how many of its
+/// values are handed out and free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeUsage {
+    pub range: String,
+    pub allocated: u128,
+    pub available: u128,
+}
+
 /// The cluster's Service allocators, shared by every request of this API
 /// server and kept in step with the allocation keys in storage.
 #[derive(Clone)]
@@ -264,6 +281,28 @@ impl Allocators {
 
     pub fn config(&self) -> &ServiceConfig {
         &self.config
+    }
+
+    /// How much of each range is handed out (for `/metrics`).
+    pub fn usage(&self) -> AllocatorUsage {
+        let index = self.lock();
+        let allocs = &index.allocators;
+        AllocatorUsage {
+            cluster_ips: allocs
+                .cluster_ips
+                .iter()
+                .map(|a| RangeUsage {
+                    range: a.cidr().to_string(),
+                    allocated: a.used() as u128,
+                    available: a.free(),
+                })
+                .collect(),
+            node_ports: RangeUsage {
+                range: allocs.node_ports.range_string(),
+                allocated: allocs.node_ports.used() as u128,
+                available: u128::from(allocs.node_ports.free()),
+            },
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Index> {
