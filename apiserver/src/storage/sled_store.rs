@@ -89,13 +89,22 @@ impl SledStore {
 /// (write and fsync) for every batch of writes that arrived meanwhile.
 /// `flush_async` would hand each flush to sled's thread pool, whose idle
 /// threads all wake for every task; calling `flush` here avoids that hop.
+///
+/// Under concurrent writes it lingers [`LINGER`] before each flush so that
+/// more writes share it: every sled flush hands its log write to sled's
+/// thread pool, which wakes all its idle threads, and that herd cost more
+/// CPU per create than the rest of the flush. A lone writer never waits.
 fn flusher(
     db: sled::Db,
     window: Arc<WatchWindow>,
     mut rx: mpsc::UnboundedReceiver<(Revision, Vec<Event>)>,
     durable: watch::Sender<Revision>,
 ) {
+    let mut concurrent = false;
     while let Some(first) = rx.blocking_recv() {
+        if concurrent {
+            std::thread::sleep(LINGER);
+        }
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
@@ -104,10 +113,23 @@ fn flusher(
             tracing::error!(error = %e, "flushing storage failed; writers will see errors");
             return;
         }
+        concurrent = writes_overlap(batch.len(), !rx.is_empty());
         let last = batch.last().map(|(rev, _)| *rev).unwrap_or_default();
         window.publish(batch.into_iter().flat_map(|(_, evs)| evs));
         let _ = durable.send(last);
     }
+}
+
+/// How long the flusher waits for more writes when writes overlap. In
+/// `mkube bench api` (8 clients, 2 cores) 1 ms gave the lowest create p99
+/// and CPU of 0.2, 0.5 and 1 ms: a flush costs more than the wait.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Whether writers overlap: the last flush carried more than one write, or
+/// writes arrived while it ran. A sequential writer (one write, then its
+/// reply, then the next) never does, so it never waits.
+fn writes_overlap(batch_len: usize, arrived_during_flush: bool) -> bool {
+    batch_len > 1 || arrived_during_flush
 }
 
 #[async_trait::async_trait]
@@ -259,6 +281,13 @@ fn decode_u64(raw: &[u8]) -> anyhow::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_overlapping_writers_linger() {
+        assert!(!writes_overlap(1, false), "a lone writer never waits");
+        assert!(writes_overlap(2, false));
+        assert!(writes_overlap(1, true));
+    }
 
     #[tokio::test]
     async fn revisions_compare_and_watch() {
