@@ -69,14 +69,17 @@ pub fn render(usage: &AllocatorUsage) -> Result<String, std::fmt::Error> {
     Ok(text)
 }
 
-/// The value of the sample `name` (with its labels as printed, e.g.
-/// `{cidr="127.96.0.0/16"}`, or none) in a `/metrics` text: for readers of
-/// the endpoint such as the benchmarks.
-pub fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
+/// The sum of every sample of the metric `name` in a `/metrics` text, over
+/// all its label sets (`None` if it has none): for readers of the endpoint
+/// such as the benchmarks, e.g. the ClusterIPs allocated over every CIDR.
+pub fn total(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(name))
+        .filter(|rest| rest.starts_with(['{', ' ']))
+        .filter_map(|rest| rest.rsplit(' ').next()?.trim().parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 #[cfg(test)]
@@ -107,17 +110,19 @@ mod tests {
         };
         let text = render(&usage).unwrap();
         let ip = |name: &str, cidr: &str| {
-            sample(
-                &text,
-                &format!("kube_apiserver_clusterip_allocator_{name}{{cidr=\"{cidr}\"}}"),
-            )
+            let line = format!("kube_apiserver_clusterip_allocator_{name}{{cidr=\"{cidr}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line))
+                .and_then(|v| v.parse::<f64>().ok())
         };
         assert_eq!(ip("allocated_ips", "127.96.0.0/16"), Some(3.0));
         assert_eq!(ip("available_ips", "127.96.0.0/16"), Some(65531.0));
         assert_eq!(ip("allocated_ips", "fd00::/108"), Some(1.0));
-        let port = |name: &str| sample(&text, &format!("kube_apiserver_nodeport_allocator_{name}"));
-        assert_eq!(port("allocated_ports"), Some(2.0));
-        assert_eq!(port("available_ports"), Some(2766.0));
+        let total = |name: &str| total(&text, &format!("kube_apiserver_{name}"));
+        assert_eq!(total("clusterip_allocator_allocated_ips"), Some(4.0));
+        assert_eq!(total("nodeport_allocator_allocated_ports"), Some(2.0));
+        assert_eq!(total("nodeport_allocator_available_ports"), Some(2766.0));
+        assert_eq!(total("nodeport_allocator"), None, "a name is matched whole");
         assert!(text.contains("# TYPE kube_apiserver_nodeport_allocator_allocated_ports gauge"));
     }
 }

@@ -62,14 +62,12 @@ impl Held {
     async fn read(client: &kube::Client) -> anyhow::Result<Held> {
         let req = http::Request::get("/metrics").body(Vec::new())?;
         let text = client.request_text(req).await.context("reading /metrics")?;
-        let ips = text
-            .lines()
-            .filter(|l| l.starts_with("kube_apiserver_clusterip_allocator_allocated_ips{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        let ports =
-            apiserver::metrics::sample(&text, "kube_apiserver_nodeport_allocator_allocated_ports")
-                .context("/metrics has no kube_apiserver_nodeport_allocator_allocated_ports")?;
+        let gauge = |name: &str| {
+            apiserver::metrics::total(&text, name)
+                .with_context(|| format!("/metrics has no {name}"))
+        };
+        let ips = gauge("kube_apiserver_clusterip_allocator_allocated_ips")?;
+        let ports = gauge("kube_apiserver_nodeport_allocator_allocated_ports")?;
         Ok(Held { ips, ports })
     }
 }

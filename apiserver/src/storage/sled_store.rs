@@ -122,7 +122,8 @@ fn flusher(
 
 /// How long the flusher waits for more writes when writes overlap. In
 /// `mkube bench api` (8 clients, 2 cores) 1 ms gave the lowest create p99
-/// and CPU of 0.2, 0.5 and 1 ms: a flush costs more than the wait.
+/// and CPU of 0.2, 0.5, 1, 2 and 3 ms: below it a flush costs more than
+/// the wait, above it the wait holds back throughput.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Whether writers overlap: the last flush carried more than one write, or
