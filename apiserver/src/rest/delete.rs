@@ -1,7 +1,7 @@
 //! delete and deletecollection: preconditions, graceful deletion, finalizers
 //! and propagation policy (orphan/foreground leave work for the garbage collector).
 
-use super::codec::{respond, respond_object, Format};
+use super::codec::{content_type, json_error, respond, respond_object, Format};
 use super::meta::{meta_mut, meta_str, now_rfc3339};
 use super::object_store::{resource_version, SideEffects};
 use super::read::select_all;
@@ -11,7 +11,7 @@ use super::status::{ApiError, ApiResult};
 use super::{ApiState, StoreWrite};
 use crate::registry::WriteOp;
 use axum::response::Response;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 /// DeleteOptions from the body and the query.
@@ -26,15 +26,22 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
-    pub fn parse(q: &Query, body: &[u8]) -> ApiResult<Self> {
+    /// The options of a delete or deletecollection: the query, overridden
+    /// by a body in JSON or, from client-go's typed clients, protobuf.
+    pub fn parse(q: &Query, headers: &HeaderMap, body: &[u8]) -> ApiResult<Self> {
+        let v = decode_options(headers, body)?;
+        Self::from_value(q, v.as_ref())
+    }
+
+    /// The options from the query and a decoded DeleteOptions object (also
+    /// the `deleteOptions` of an Eviction).
+    pub fn from_value(q: &Query, body: Option<&Value>) -> ApiResult<Self> {
         let mut opts = DeleteOptions {
             grace_period: q.get("gracePeriodSeconds").and_then(|g| g.parse().ok()),
             propagation: q.get("propagationPolicy").map(str::to_string),
             ..Default::default()
         };
-        if body.iter().any(|b| !b.is_ascii_whitespace()) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?;
+        if let Some(v) = body {
             if let Some(g) = v.get("gracePeriodSeconds").and_then(Value::as_i64) {
                 opts.grace_period = Some(g);
             }
@@ -83,14 +90,30 @@ impl DeleteOptions {
     }
 }
 
+/// A DeleteOptions body, if there is one, in its content type.
+fn decode_options(headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let decoded = match content_type(headers).as_str() {
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode(body),
+        "application/yaml" => serde_yaml::from_slice(body).map_err(|e| e.to_string()),
+        _ => serde_json::from_slice(body).map_err(|e| json_error(&e)),
+    };
+    decoded
+        .map(Some)
+        .map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))
+}
+
 pub async fn delete(
     st: &ApiState,
     ri: &RequestInfo,
     q: &Query,
+    headers: &HeaderMap,
     body: &[u8],
     format: Format,
 ) -> ApiResult<Response> {
-    let opts = DeleteOptions::parse(q, body)?;
+    let opts = DeleteOptions::parse(q, headers, body)?;
     let dry_run = q.dry_run()? || opts.dry_run;
     let out = delete_one(st, ri, ri.name(), &opts, dry_run).await?;
     Ok(respond_object(StatusCode::OK, &out, format))
@@ -258,9 +281,10 @@ pub async fn delete_collection(
     st: &ApiState,
     ri: &RequestInfo,
     q: &Query,
+    headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Response> {
-    let opts = DeleteOptions::parse(q, body)?;
+    let opts = DeleteOptions::parse(q, headers, body)?;
     let sel = Selection::from_query(ri.def, q)?;
     let dry_run = q.dry_run()? || opts.dry_run;
     let items = select_all(&st.store, ri, &sel).await?;

@@ -3,6 +3,7 @@
 pub mod binding;
 pub mod codec;
 pub mod delete;
+pub mod eviction;
 pub mod http_proxy;
 pub mod meta;
 pub mod namespace_lifecycle;
@@ -190,6 +191,9 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         (&Method::POST, true, Some("binding")) => {
             binding::bind(st, &ri, &parts.headers, &body).await
         }
+        (&Method::POST, true, Some("eviction")) => {
+            eviction::evict(st, &ri, &q, &parts.headers, &body).await
+        }
         (&Method::GET, true, Some("log")) => node_proxy::pod_log(st, &ri, &q).await,
         (&Method::PUT, true, None | Some("status") | Some("scale") | Some("finalize")) => {
             write::update(st, &ri, &q, &parts.headers, &body, format).await
@@ -197,8 +201,12 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         (&Method::PATCH, true, None | Some("status") | Some("scale")) => {
             write::patch(st, &ri, &q, &parts.headers, &body, format).await
         }
-        (&Method::DELETE, true, None) => delete::delete(st, &ri, &q, &body, format).await,
-        (&Method::DELETE, false, _) => delete::delete_collection(st, &ri, &q, &body).await,
+        (&Method::DELETE, true, None) => {
+            delete::delete(st, &ri, &q, &parts.headers, &body, format).await
+        }
+        (&Method::DELETE, false, _) => {
+            delete::delete_collection(st, &ri, &q, &parts.headers, &body).await
+        }
         _ => Err(ApiError::method_not_allowed()),
     }
 }
