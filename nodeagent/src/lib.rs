@@ -128,6 +128,9 @@ pub async fn start(client: kube::Client, opts: AgentOptions) -> anyhow::Result<A
         .and_then(|s| s.pod_cidr.as_deref())
         .and_then(|c| c.parse::<ipnet::IpNet>().ok());
     let (cidr_tx, cidr_rx) = tokio::sync::watch::channel(cidr);
+    let ipam = runtime::pod_ip_allocator::PodIpAllocator::persistent(
+        data_dir.join("ipam").join("last_reserved_ip"),
+    );
     let ctx = Arc::new(runtime::Ctx {
         client: client.clone(),
         node_name: opts.node_name.clone(),
@@ -137,7 +140,7 @@ pub async fn start(client: kube::Client, opts: AgentOptions) -> anyhow::Result<A
         mkube_bin: bin,
         recorder: events::Recorder::new(client.clone(), "kubelet", Some(opts.node_name.clone())),
         watchdog: Arc::new(watchdog),
-        ipam: Mutex::default(),
+        ipam: Mutex::new(ipam),
         pod_cidr: cidr_rx,
         dns: opts.dns.clone(),
         pod_kubeconfig: opts.pod_kubeconfig.clone(),

@@ -6,6 +6,7 @@ pub mod env;
 pub mod image;
 pub mod logs;
 pub mod pod_dns;
+pub mod pod_ip_allocator;
 pub mod probe;
 pub mod process;
 pub mod pty;
@@ -17,6 +18,7 @@ use ipnet::IpNet;
 use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client};
+use pod_ip_allocator::PodIpAllocator;
 use process::Watchdog;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -55,7 +57,7 @@ pub struct Ctx {
     pub mkube_bin: PathBuf,
     pub recorder: Recorder,
     pub watchdog: Arc<Watchdog>,
-    pub ipam: Mutex<Ipam>,
+    pub ipam: Mutex<PodIpAllocator>,
     pub pod_cidr: tokio::sync::watch::Receiver<Option<IpNet>>,
     /// The cluster DNS address and domain pods are configured with.
     pub dns: crate::clusterdns::resolv::NodeDns,
@@ -90,71 +92,6 @@ impl Ctx {
         self.data_dir
             .join("logs")
             .join(format!("{namespace}_{name}_{uid}"))
-    }
-}
-
-/// Pod IPs from the node's podCIDR, unique per pod: a pod keeps its
-/// address until it is deleted; only when the range is full do finished
-/// pods give theirs up.
-#[derive(Debug, Default)]
-pub struct Ipam {
-    used: HashMap<IpAddr, String>,
-    finished: HashSet<String>,
-}
-
-impl Ipam {
-    /// An address for `uid`: its own if it has one, `preferred` if free and
-    /// inside the range, else the first free host address (skipping the
-    /// network address and .1, the gateway by convention).
-    pub fn allocate(
-        &mut self,
-        cidr: IpNet,
-        uid: &str,
-        preferred: Option<IpAddr>,
-    ) -> Option<IpAddr> {
-        if let Some((ip, _)) = self.used.iter().find(|(_, u)| *u == uid) {
-            return Some(*ip);
-        }
-        self.finished.remove(uid);
-        if let Some(p) = preferred {
-            if cidr.contains(&p) && !self.used.contains_key(&p) {
-                self.used.insert(p, uid.to_string());
-                return Some(p);
-            }
-        }
-        let hosts = || {
-            cidr.hosts()
-                .filter(move |ip| *ip != cidr.network())
-                .skip(1)
-                .take(65536)
-        };
-        let ip = hosts().find(|ip| !self.used.contains_key(ip)).or_else(|| {
-            hosts().find(|ip| self.used.get(ip).is_some_and(|u| self.finished.contains(u)))
-        })?;
-        if let Some(old) = self.used.insert(ip, uid.to_string()) {
-            self.finished.remove(&old);
-        }
-        Some(ip)
-    }
-
-    /// The pod finished: its address may go to another pod if the range
-    /// runs out.
-    pub fn finished(&mut self, uid: &str) {
-        if self.used.values().any(|u| u == uid) {
-            self.finished.insert(uid.to_string());
-        }
-    }
-
-    /// The address `uid` holds, if any.
-    pub fn ip_of(&self, uid: &str) -> Option<IpAddr> {
-        self.used
-            .iter()
-            .find_map(|(ip, u)| (u == uid).then_some(*ip))
-    }
-
-    pub fn release(&mut self, uid: &str) {
-        self.used.retain(|_, u| u != uid);
-        self.finished.remove(uid);
     }
 }
 
@@ -262,35 +199,4 @@ fn dispatch(ctx: &Arc<Ctx>, workers: &mut Workers, mut pod: Pod) {
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(worker::Worker::new(ctx.clone(), pod, tx.clone(), rx).run());
     workers.0.insert(uid, WorkerHandle { tx, task });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ipam_unique_and_sticky() {
-        let cidr: IpNet = "127.244.0.0/24".parse().unwrap();
-        let mut ipam = Ipam::default();
-        let a = ipam.allocate(cidr, "a", None).unwrap();
-        assert_eq!(a.to_string(), "127.244.0.2");
-        let b = ipam.allocate(cidr, "b", None).unwrap();
-        assert_eq!(b.to_string(), "127.244.0.3");
-        assert_eq!(ipam.allocate(cidr, "a", None), Some(a));
-        let c = ipam.allocate(cidr, "c", Some(b)).unwrap();
-        assert_ne!(c, b);
-        ipam.release("a");
-        assert_eq!(ipam.allocate(cidr, "d", None), Some(a));
-        let kept = ipam
-            .allocate(cidr, "e", Some("127.244.0.77".parse().unwrap()))
-            .unwrap();
-        assert_eq!(kept.to_string(), "127.244.0.77");
-        // A full range reuses the address of a finished pod.
-        let small: IpNet = "127.244.1.0/30".parse().unwrap();
-        let mut ipam = Ipam::default();
-        let x = ipam.allocate(small, "x", None).unwrap();
-        assert_eq!(ipam.allocate(small, "y", None), None);
-        ipam.finished("x");
-        assert_eq!(ipam.allocate(small, "y", None), Some(x));
-    }
 }
