@@ -5,6 +5,7 @@
 pub mod changes;
 pub mod health;
 pub mod metrics;
+pub mod retry_before_reply;
 pub mod rules;
 #[cfg(target_os = "linux")]
 pub mod splice;

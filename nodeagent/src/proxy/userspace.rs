@@ -6,6 +6,7 @@
 //! with the backend they have); new connections see the new backends at once.
 //! UDP flows to removed backends are dropped.
 
+use super::retry_before_reply::{first_exchange, FirstExchange};
 use super::rules::{Frontend, HealthCheck, Protocol};
 use rand::seq::IndexedRandom;
 use std::collections::{HashMap, HashSet};
@@ -212,28 +213,34 @@ async fn serve_tcp(listener: TcpListener, target: Arc<RwLock<Arc<Target>>>) {
     }
 }
 
-/// Forwards one connection; with no usable backend the client gets a reset at once.
+/// Forwards one connection; with no usable backend the client gets a reset
+/// at once. Endpoints that refuse the connect, or drop it before replying,
+/// are passed over for the next one (see [`super::retry_before_reply`]).
 async fn forward_tcp(client: TcpStream, peer: SocketAddr, target: Arc<Target>) {
     if !target.allows(peer.ip()) {
         reject(client);
         return;
     }
     let mut tried = Vec::new();
+    let mut sent = Vec::new();
     while let Some(backend) = target
         .pick(peer.ip())
         .filter(|b| !tried.contains(b))
         .or_else(|| target.backends.iter().copied().find(|b| !tried.contains(b)))
     {
         tried.push(backend);
-        let Ok(Ok(upstream)) =
+        let Ok(Ok(mut upstream)) =
             tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(backend)).await
         else {
             continue;
         };
         let _ = client.set_nodelay(true);
         let _ = upstream.set_nodelay(true);
-        relay(client, upstream).await;
-        return;
+        match first_exchange(&client, &mut upstream, &mut sent).await {
+            FirstExchange::Relay => return relay(client, upstream).await,
+            FirstExchange::Dropped => continue,
+            FirstExchange::ClientGone => return,
+        }
     }
     reject(client);
 }
@@ -450,6 +457,43 @@ mod tests {
         let mut out = String::new();
         c.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, format!("{b2}:again"));
+    }
+
+    /// Accepts connections and drops them unanswered, as a process that is
+    /// exiting does.
+    async fn dropping_server(ip: &str) -> SocketAddr {
+        let l = TcpListener::bind(format!("{ip}:0")).await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut c, _) = l.accept().await.unwrap();
+                let mut b = [0u8; 2];
+                let _ = c.read(&mut b).await; // leaves the rest unread: RST
+                drop(c);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_backend_that_drops_the_connection_unanswered_is_passed_over() {
+        let good = echo_server("127.0.0.1").await;
+        let dropping = dropping_server("127.0.0.1").await;
+        let front = free_addr("127.0.0.1");
+        let mut proxy = UserspaceProxy::default();
+        proxy
+            .update(&[], &[frontend(front, vec![dropping, good])])
+            .await;
+        // Whichever backend is picked first, every request is answered by
+        // the good one, with all the bytes the client sent.
+        for i in 0..20 {
+            let mut c = TcpStream::connect(front).await.unwrap();
+            let msg = format!("request-{i}");
+            c.write_all(msg.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).await.unwrap();
+            assert_eq!(out, format!("{good}:{msg}"));
+        }
     }
 
     #[tokio::test]
