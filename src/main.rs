@@ -3,7 +3,7 @@
 mod bench;
 mod cli;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// The process's allocator: glibc malloc took about a third of the CPU of
 /// listing and decoding 10k objects at start-up (perf), and its arena
@@ -18,8 +18,12 @@ fn main() -> std::process::ExitCode {
     if let Some(code) = nodeagent::dispatch_builtin_argv() {
         return code;
     }
-    let args = cli::Cli::parse();
-    match cli::run(args) {
+    let matches = cli::Cli::command().get_matches();
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    match cli::run(args, cli::explicit_ranges(&matches)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mkube: {e:#}");

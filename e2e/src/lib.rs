@@ -517,6 +517,19 @@ pub struct Cluster {
     /// Prefix length of this cluster's own IPv6 Service range, for a
     /// dual-stack cluster ([`Cluster::start_dual_stack`]).
     ipv6_service_prefix: Option<u8>,
+    /// Whether the harness gives the cluster ranges of its own
+    /// ([`Cluster::isolation_args`]); false leaves mkube's defaults.
+    isolate: bool,
+    /// Where `mkube up` registers its address ranges (`MKUBE_CLAIMS_DIR`).
+    claims_dir: PathBuf,
+}
+
+/// Where the harness's clusters register their ranges: apart from the
+/// machine's own clusters (a developer's `mkube up` on the default ranges
+/// must not stop the suite), shared among the suite's clusters, so that two
+/// of them that would overlap are told so and one moves to another port.
+pub fn e2e_claims_dir() -> PathBuf {
+    workspace_root().join("target").join("e2e-claims")
 }
 
 impl Cluster {
@@ -591,14 +604,56 @@ impl Cluster {
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
             command,
             ipv6_service_prefix,
+            isolate: true,
+            claims_dir: e2e_claims_dir(),
         };
-        // A port picked as free can be taken by someone else before mkube
-        // binds it: then try another one.
+        cluster.start_on_a_free_port();
+        cluster
+    }
+
+    /// Starts `mkube up` with these flags only (no ranges of the harness's:
+    /// mkube's defaults unless `extra` gives them), registering its ranges in
+    /// `claims_dir`, on a fresh data dir.
+    pub fn start_unisolated(extra: &[&str], claims_dir: &Path) -> Cluster {
+        let data = tempfile::Builder::new()
+            .prefix("mkube-e2e-")
+            .tempdir()
+            .expect("creating a temporary data dir");
+        let data_dir = data.path().to_path_buf();
+        let mut cluster = Cluster {
+            child: None,
+            log: data_dir.join("e2e-mkube-up.log"),
+            data: Some(data),
+            data_dir,
+            port: 0,
+            bin: mkube_bin(),
+            kubectl: kubectl_path(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            command: "up",
+            ipv6_service_prefix: None,
+            isolate: false,
+            claims_dir: claims_dir.to_path_buf(),
+        };
+        cluster.start_on_a_free_port();
+        cluster
+    }
+
+    /// Starts mkube on a port picked as free. Someone else can take that port
+    /// before mkube binds it, and another cluster of the suite can hold the
+    /// ranges derived from it: then it tries another one.
+    fn start_on_a_free_port(&mut self) {
+        let cluster = self;
         for attempt in 0.. {
             cluster.port = free_port();
             match cluster.try_start() {
-                Ok(()) => return cluster,
-                Err(log) if attempt < 3 && port_in_use(&log, cluster.port) => continue,
+                Ok(()) => return,
+                Err(log)
+                    if attempt < 5
+                        && (port_in_use(&log, cluster.port)
+                            || (cluster.isolate && ranges_in_use(&log))) =>
+                {
+                    continue
+                }
                 Err(log) => cluster.fail_start(&log),
             }
         }
@@ -609,6 +664,9 @@ impl Cluster {
     /// clusters running side by side never bind the same Service, node or
     /// pod addresses. Flags the test passes itself win.
     pub fn isolation_args(&self) -> Vec<String> {
+        if !self.isolate {
+            return Vec::new();
+        }
         let n = self.port % 250 + 1;
         let mut defaults = vec![
             ("--service-cidr", self.service_cidr()),
@@ -778,6 +836,7 @@ impl Cluster {
             .args(&self.extra_args)
             .env_remove("KUBECONFIG")
             .env_remove("MKUBE_ETCD_SERVERS")
+            .env("MKUBE_CLAIMS_DIR", &self.claims_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -1186,6 +1245,11 @@ impl Drop for Cluster {
 
 /// Whether the log says mkube could not bind its API port (and only that:
 /// other components may log EADDRINUSE for their own addresses).
+/// mkube up refused to start because another cluster holds its ranges.
+fn ranges_in_use(log: &str) -> bool {
+    log.contains("address ranges this cluster would bind are in use")
+}
+
 fn port_in_use(log: &str, port: u16) -> bool {
     let port = format!(":{port}");
     log.lines().any(|l| {

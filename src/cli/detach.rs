@@ -12,6 +12,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Starts `mkube up` in the background and waits for its ready line.
 pub fn up_detached(args: &UpArgs) -> anyhow::Result<ExitCode> {
     let data_dir = args.server.data.resolve();
+    // Leave a running cluster's log and pid file alone.
+    super::data_dir_lock::ensure_free(&data_dir)?;
     std::fs::create_dir_all(&data_dir)?;
     let log_path = data_dir.join("mkube.log");
     let log = std::fs::File::create(&log_path)
@@ -53,12 +55,17 @@ pub fn up_detached(args: &UpArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The ready line, preceded by the line naming the ranges picked when the
+/// defaults were taken, once the cluster is ready.
 fn ready_line(log: &std::path::Path) -> anyhow::Result<Option<String>> {
     let f = std::fs::File::open(log)?;
-    Ok(std::io::BufReader::new(f)
+    let wanted: Vec<String> = std::io::BufReader::new(f)
         .lines()
         .map_while(Result::ok)
-        .find(|l| l.starts_with("mkube is ready")))
+        .filter(|l| l.starts_with("mkube is ready") || l.starts_with("mkube: the default"))
+        .collect();
+    let ready = wanted.iter().any(|l| l.starts_with("mkube is ready"));
+    Ok(ready.then(|| wanted.join("\n")))
 }
 
 fn tail(path: &std::path::Path, lines: usize) -> String {

@@ -1,12 +1,17 @@
 //! Command-line interface: `up`, `down`, and the separate components.
 
+mod cluster_ranges;
 mod components;
+mod data_dir_lock;
 mod detach;
 mod etcd;
 mod leader;
+mod range_claims;
 mod up;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
+pub use cluster_ranges::ExplicitRanges;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -210,10 +215,30 @@ pub mod ipnet_arg {
     }
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Which of `mkube up`'s range flags the user gave (from the command line
+/// or the environment), as opposed to their defaults.
+pub fn explicit_ranges(matches: &ArgMatches) -> ExplicitRanges {
+    let Some(up) = matches.subcommand_matches("up") else {
+        return ExplicitRanges::default();
+    };
+    let given = |id: &str| {
+        matches!(
+            up.value_source(id),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        )
+    };
+    ExplicitRanges {
+        service_cidr: given("service_cidr"),
+        cluster_cidr: given("cluster_cidr"),
+        lb_ip_range: given("lb_ip_range"),
+        node_ip: given("node_ip"),
+    }
+}
+
+pub fn run(cli: Cli, explicit: ExplicitRanges) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Up(args) if args.detach => detach::up_detached(&args),
-        Command::Up(args) => up::run(args, true),
+        Command::Up(args) => up::run(args, true, explicit),
         Command::Apiserver(args) => up::run(
             UpArgs {
                 server: args,
@@ -235,6 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 detach: false,
             },
             false,
+            ExplicitRanges::default(),
         ),
         Command::Down(args) => detach::down(&args),
         Command::Controllers(args) => components::run_controllers(args),

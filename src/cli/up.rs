@@ -35,8 +35,23 @@ pub fn api_config(args: &ServerArgs) -> anyhow::Result<apiserver::ApiConfig> {
     })
 }
 
-pub fn run(args: UpArgs, whole_cluster: bool) -> anyhow::Result<ExitCode> {
+pub fn run(
+    mut args: UpArgs,
+    whole_cluster: bool,
+    explicit: super::ExplicitRanges,
+) -> anyhow::Result<ExitCode> {
     init_tracing();
+    // The whole cluster binds addresses on this machine: one cluster per
+    // data dir, and no two clusters on the same ranges. Both are held until
+    // the process ends.
+    let _claims = if whole_cluster {
+        let data_dir = args.server.data.resolve();
+        let lock = super::data_dir_lock::acquire(&data_dir)?;
+        let ranges = super::cluster_ranges::settle(&mut args, explicit, &data_dir)?;
+        Some((lock, ranges))
+    } else {
+        None
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
