@@ -156,13 +156,21 @@ fn resource_list(group: &str, version: &str) -> Response {
         resources.push(r);
         for sub in d.subresources {
             let (kind, verbs) = subresource_shape(d, sub);
-            resources.push(json!({
+            let mut r = json!({
                 "name": format!("{}/{}", d.plural, sub),
                 "singularName": "",
                 "namespaced": d.namespaced,
                 "kind": kind,
                 "verbs": verbs,
-            }));
+            });
+            // A subresource whose kind lives in another group names it, as
+            // kube-apiserver does (`kubectl drain` looks for policy/v1
+            // Eviction here before it evicts rather than deletes).
+            if let Some(g) = subresource_group(kind) {
+                r["group"] = json!(g);
+                r["version"] = json!("v1");
+            }
+            resources.push(r);
         }
     }
     let gv = if group.is_empty() {
@@ -176,6 +184,16 @@ fn resource_list(group: &str, version: &str) -> Response {
         "groupVersion": gv,
         "resources": resources,
     }))
+}
+
+/// The group of a subresource kind served from another group's resource.
+fn subresource_group(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Scale" => Some("autoscaling"),
+        "Eviction" => Some("policy"),
+        "TokenRequest" => Some("authentication.k8s.io"),
+        _ => None,
+    }
 }
 
 fn subresource_shape(d: &ResourceDef, sub: &str) -> (&'static str, Vec<&'static str>) {
@@ -235,7 +253,7 @@ fn aggregated_resource(d: &ResourceDef) -> Value {
         .iter()
         .map(|sub| {
             let (kind, verbs) = subresource_shape(d, sub);
-            let group = if kind == "Scale" { "autoscaling" } else { d.group };
+            let group = subresource_group(kind).unwrap_or(d.group);
             json!({"subresource": sub, "responseKind": {"group": group, "version": "v1", "kind": kind}, "verbs": verbs})
         })
         .collect();
