@@ -10,6 +10,7 @@
 
 pub mod attach;
 pub mod exec;
+pub mod handshake;
 pub mod portforward;
 pub mod remotecommand;
 pub mod session;
