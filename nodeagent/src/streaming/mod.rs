@@ -9,10 +9,14 @@
 //! - `portforward`: `/portForward/{ns}/{pod}`.
 
 pub mod attach;
+pub mod channel_websocket;
+pub mod connection;
+pub mod console;
 pub mod exec;
 pub mod handshake;
 pub mod portforward;
 pub mod remotecommand;
+pub mod remotecommand_spdy;
 pub mod session;
 pub mod spdy;
 pub mod websocket_io;
