@@ -104,28 +104,46 @@ fn exec_tty_session_is_a_real_terminal() {
     assert_eq!(status.code(), Some(7), "{}", term.screen());
 }
 
+/// kubectl's own warning when an attach fails and it prints the logs
+/// instead (so everything shows twice).
+const ATTACH_FALLBACK: &str = "falling back to streaming logs";
+
 #[test]
-fn run_rm_i_prints_the_output_and_leaves_no_pod() {
+fn run_rm_i_prints_the_output_once_and_leaves_no_pod() {
     let c = Cluster::start();
     let web = nginx_service(&c);
-    let out = c.kubectl([
-        "run",
-        "t",
-        "--image=busybox",
-        "--rm",
-        "-i",
-        "--restart=Never",
-        "--",
-        "wget",
-        "-qO-",
-        &web,
-    ]);
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-    assert!(stdout.contains("Welcome to nginx!"), "{stdout}");
-    assert!(stdout.contains("pod \"t\" deleted"), "{stdout}");
-    let gone = c.kubectl_err(["get", "pod", "t"]);
-    assert!(gone.contains("pods \"t\" not found"), "{gone}");
+    // A command that exits at once: kubectl reads the log, then attaches,
+    // often after the exit. Several times, as it is a race.
+    for i in 0..4 {
+        let name = format!("t{i}");
+        let out = c.kubectl([
+            "run",
+            &name,
+            "--image=busybox",
+            "--rm",
+            "-i",
+            "--restart=Never",
+            "--",
+            "wget",
+            "-qO-",
+            &web,
+        ]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert_eq!(
+            stdout.matches("<h1>Welcome to nginx!</h1>").count(),
+            1,
+            "the page exactly once:\n{stdout}\n{stderr}"
+        );
+        assert!(!stderr.contains(ATTACH_FALLBACK), "{stderr}");
+        assert!(!stderr.contains("warning"), "{stderr}");
+        assert!(
+            stdout.contains(&format!("pod \"{name}\" deleted")),
+            "{stdout}"
+        );
+        let gone = c.kubectl_err(["get", "pod", &name]);
+        assert!(gone.contains("not found"), "{gone}");
+    }
 
     // Output written after kubectl attached arrives live, and the
     // container's exit code is kubectl's.
@@ -141,10 +159,120 @@ fn run_rm_i_prints_the_output_and_leaves_no_pod() {
         "-c",
         "echo early; sleep 2; echo late; exit 4",
     ]);
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert_eq!(stdout.matches("early").count(), 1, "{stdout}");
+    assert_eq!(stdout.matches("late").count(), 1, "{stdout}");
+    assert!(!stderr.contains(ATTACH_FALLBACK), "{stderr}");
+}
+
+/// kubectl forced onto SPDY/3.1 for exec and attach (what kubectl before
+/// 1.30 speaks, and its fallback), verbose enough to show the upgrade.
+fn spdy_kubectl(c: &Cluster, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut cmd = c.kubectl_cmd(["-v=8"].iter().chain(args));
+    cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    let out = e2e::run_with_timeout(&mut cmd, stdin.map(str::as_bytes), WAIT);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("101 Switching Protocols")
+            && stderr.contains("Upgrade: SPDY/3.1")
+            && stderr.contains("X-Stream-Protocol-Version: v4.channel.k8s.io"),
+        "not a SPDY v4 session:\n{stderr}"
+    );
+    assert!(!stderr.contains("websocket"), "{stderr}");
+    out
+}
+
+/// kubectl's own lines (not its -v logging) from its stderr.
+fn kubectl_messages(stderr: &[u8]) -> String {
+    text(stderr)
+        .lines()
+        .filter(|l| !l.starts_with(['I', '\t', ' ']) && !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn exec_and_attach_over_spdy() {
+    let c = Cluster::start();
+    busybox(&c, "bb");
+
+    let out = spdy_kubectl(
+        &c,
+        &[
+            "exec",
+            "bb",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(text(&out.stdout), "out\n");
+    let messages = kubectl_messages(&out.stderr);
+    assert!(messages.starts_with("err\n"), "{messages}");
+    assert!(
+        messages.contains("command terminated with exit code 3"),
+        "{messages}"
+    );
+
+    let payload: String = (0..4096).map(|i| format!("{i:015}\n")).collect();
+    let out = spdy_kubectl(&c, &["exec", "-i", "bb", "--", "cat"], Some(&payload));
+    assert!(out.status.success());
+    assert!(text(&out.stdout) == payload, "stdin came back altered");
+
+    // Attach: kubectl run -i, a quick command and one that runs a while.
+    let out = spdy_kubectl(
+        &c,
+        &[
+            "run",
+            "q",
+            "--image=busybox",
+            "--rm",
+            "-i",
+            "--restart=Never",
+            "--",
+            "echo",
+            "quick",
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("quick").count(), 1, "{stdout}");
+    assert!(!text(&out.stderr).contains(ATTACH_FALLBACK));
+    let out = spdy_kubectl(
+        &c,
+        &[
+            "run",
+            "slow",
+            "--image=busybox",
+            "--rm",
+            "-i",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "echo early; sleep 2; echo late; exit 4",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(4));
     let stdout = text(&out.stdout);
     assert_eq!(stdout.matches("early").count(), 1, "{stdout}");
-    assert!(stdout.contains("late"), "{stdout}");
+    assert_eq!(stdout.matches("late").count(), 1, "{stdout}");
+    assert!(!text(&out.stderr).contains(ATTACH_FALLBACK));
+
+    // A terminal over SPDY: the resize stream sets its size.
+    let mut cmd = c.kubectl_cmd(["exec", "-it", "bb", "--", "sh"]);
+    cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    let mut term = Terminal::spawn(cmd, 97, 31);
+    term.expect(WAIT, "# ");
+    term.send("stty size; exit 6\r");
+    term.expect(WAIT, "31 97");
+    assert_eq!(term.wait(WAIT).code(), Some(6), "{}", term.screen());
 }
 
 #[test]

@@ -4,9 +4,8 @@
 
 use crate::runtime::logs::{self, LogOptions};
 use crate::runtime::{Ctx, Live};
-use crate::streaming::{attach, exec, portforward, remotecommand};
+use crate::streaming::{attach, console, exec, portforward, remotecommand};
 use axum::body::Body;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,16 +32,19 @@ pub async fn serve(ctx: Arc<Ctx>, token: String, listener: tokio::net::TcpListen
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/containerLogs/{ns}/{pod}/{container}", get(container_logs))
-        .route("/exec/{ns}/{pod}/{container}", get(exec))
-        .route("/attach/{ns}/{pod}/{container}", get(attach))
-        .route(
-            "/portForward/{ns}/{pod}",
-            on(MethodFilter::GET.or(MethodFilter::POST), port_forward),
-        )
+        .route("/exec/{ns}/{pod}/{container}", on(get_or_post(), exec))
+        .route("/attach/{ns}/{pod}/{container}", on(get_or_post(), attach))
+        .route("/portForward/{ns}/{pod}", on(get_or_post(), port_forward))
         .with_state(state);
     if let Err(e) = axum::serve(listener, app).await {
         tracing::warn!(error = %e, "agent endpoint stopped");
     }
+}
+
+/// Streaming endpoints take GET (WebSocket) and POST (SPDY, as kubectl
+/// sends it).
+fn get_or_post() -> MethodFilter {
+    MethodFilter::GET.or(MethodFilter::POST)
 }
 
 fn text(code: StatusCode, msg: String) -> Response {
@@ -69,7 +71,7 @@ fn status(code: StatusCode, reason: &str, message: String) -> Response {
 }
 
 /// The pod's (uid, container) live record, or the error the kubelet gives.
-fn running_container(
+fn container_record(
     st: &AppState,
     ns: &str,
     pod_name: &str,
@@ -87,18 +89,19 @@ fn running_container(
         .lock()
         .ok()
         .and_then(|l| l.get(&(uid, container.to_string())).cloned())
-        .filter(|l| l.running)
-        .ok_or_else(|| {
-            Box::new(status(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                format!("container not found (\"{container}\")"),
-            ))
-        })
+        .ok_or_else(|| Box::new(container_not_found(container)))
+}
+
+fn container_not_found(container: &str) -> Response {
+    status(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("container not found (\"{container}\")"),
+    )
 }
 
 /// What exec and attach both check first: the cluster's credentials, the
-/// options, and a running container to work in.
+/// options, and the container's record (exec also needs it running).
 fn console_request(
     st: &AppState,
     headers: &HeaderMap,
@@ -112,7 +115,7 @@ fn console_request(
         )));
     }
     let opts = remotecommand::Options::parse(query);
-    let live = running_container(st, ns, pod_name, container)?;
+    let live = container_record(st, ns, pod_name, container)?;
     Ok((opts, live))
 }
 
@@ -120,10 +123,9 @@ async fn exec(
     State(st): State<AppState>,
     Path(target): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    req: Request,
 ) -> Response {
-    let (opts, live) = match console_request(&st, &headers, &target, query.as_deref()) {
+    let (opts, live) = match console_request(&st, req.headers(), &target, query.as_deref()) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
@@ -134,10 +136,14 @@ async fn exec(
             "you must specify at least one command for the container".into(),
         );
     }
-    let target = live.exec.unwrap_or_default();
+    let Some(exec_target) = live.exec.filter(|_| live.running) else {
+        return container_not_found(&target.2);
+    };
     let watchdog = st.ctx.watchdog.clone();
-    ws.protocols(remotecommand::PROTOCOLS)
-        .on_upgrade(move |socket| exec::serve(socket, opts, target, watchdog))
+    console::upgrade(req, opts.clone(), move |conn| {
+        exec::serve(conn, opts, exec_target, watchdog)
+    })
+    .await
 }
 
 fn authorized(headers: &HeaderMap, token: &str) -> bool {
@@ -274,6 +280,15 @@ async fn container_logs(
         );
     }
     let mut head = logs::read_all(&path, &opts);
+    let plain = !opts.follow
+        && !opts.previous
+        && !opts.timestamps
+        && opts.tail_lines.is_none()
+        && opts.since.is_none()
+        && opts.limit_bytes.is_none();
+    if let (true, Some(hub)) = (plain, &live.attach) {
+        hub.note_log_read(head.len());
+    }
     if let Some(limit) = opts.limit_bytes {
         if head.len() > limit {
             let mut cut = limit;
@@ -352,20 +367,31 @@ async fn attach(
     State(st): State<AppState>,
     Path(target): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    req: Request,
 ) -> Response {
-    let (opts, live) = match console_request(&st, &headers, &target, query.as_deref()) {
+    let (opts, live) = match console_request(&st, req.headers(), &target, query.as_deref()) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };
-    let Some(hub) = live.attach else {
-        return status(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            format!("container not found (\"{}\")", target.2),
-        );
+    let Some(hub) = live.attach.clone() else {
+        return container_not_found(&target.2);
     };
-    ws.protocols(remotecommand::PROTOCOLS)
-        .on_upgrade(move |socket| attach::serve(socket, opts, hub))
+    let Some(log) = instance_log(&st, &target, &live) else {
+        return container_not_found(&target.2);
+    };
+    console::upgrade(req, opts.clone(), move |conn| {
+        attach::serve(conn, opts, hub, log)
+    })
+    .await
+}
+
+/// The log file of the instance `live` describes.
+fn instance_log(
+    st: &AppState,
+    (ns, pod_name, container): &(String, String, String),
+    live: &Live,
+) -> Option<PathBuf> {
+    let uid = indexed_uid(&st.ctx, ns, pod_name)?;
+    let dir = st.ctx.log_dir_of(ns, pod_name, &uid).join(container);
+    Some(instance_file(&dir, live.restart_count))
 }

@@ -36,6 +36,16 @@ pub struct AttachHub {
     stdin_once: bool,
     tty: Option<super::pty::PtyMaster>,
     exited: watch::Receiver<bool>,
+    /// How much of this instance's log (as a plain read renders it) the
+    /// latest plain log read returned, and when. `kubectl run -i` reads the log and
+    /// then attaches; when the instance exited in between, the attach sends
+    /// what came after, so the output shows once and entirely.
+    log_read: std::sync::Mutex<Option<(usize, std::time::Instant)>>,
+    /// Bytes of output published so far: the offset in the instance's log
+    /// (as a plain read renders it) where a new client's live output
+    /// starts. Published and read under the lock, so a client's snapshot
+    /// and its subscription agree.
+    published: std::sync::Mutex<u64>,
 }
 
 impl std::fmt::Debug for AttachHub {
@@ -51,6 +61,8 @@ impl std::fmt::Debug for AttachHub {
 /// What an attached client gets.
 pub struct Attachment {
     pub output: broadcast::Receiver<Chunk>,
+    /// How many bytes of output came before `output`'s first chunk.
+    pub live_from: u64,
     /// Input into the container, if it has stdin.
     pub stdin: Option<mpsc::Sender<Bytes>>,
     pub tty: Option<super::pty::PtyMaster>,
@@ -78,7 +90,28 @@ impl AttachHub {
             stdin_once: opts.stdin_once,
             tty: opts.tty,
             exited: opts.exited,
+            log_read: std::sync::Mutex::new(None),
+            published: std::sync::Mutex::new(0),
         })
+    }
+
+    /// A plain read of this instance's log returned `len` bytes.
+    pub fn note_log_read(&self, len: usize) {
+        if let Ok(mut r) = self.log_read.lock() {
+            *r = Some((len, std::time::Instant::now()));
+        }
+    }
+
+    /// What the latest plain log read returned, if it happened within
+    /// `window`; one attach takes it.
+    pub fn take_log_read(&self, window: std::time::Duration) -> Option<usize> {
+        let (len, at) = self.log_read.lock().ok()?.take()?;
+        (at.elapsed() <= window).then_some(len)
+    }
+
+    /// The instance has exited (its output is all in its log).
+    pub fn has_exited(&self) -> bool {
+        *self.exited.borrow()
     }
 
     /// Wraps an output reader of the container so what it reads is also
@@ -92,6 +125,10 @@ impl AttachHub {
     }
 
     fn publish(&self, channel: u8, data: &[u8]) {
+        let Ok(mut published) = self.published.lock() else {
+            return;
+        };
+        *published += data.len() as u64;
         // Nobody ever attached, or no subscriber now: not an error.
         if let Some(output) = self.output.get().filter(|o| o.receiver_count() > 0) {
             let _ = output.send((channel, Bytes::copy_from_slice(data)));
@@ -100,11 +137,18 @@ impl AttachHub {
 
     /// A new client: live output from now on, and the container's input.
     pub fn attach(self: &Arc<Self>) -> Attachment {
-        Attachment {
-            output: self
+        let (output, live_from) = {
+            // Held while subscribing: no chunk falls between the two.
+            let published = self.published.lock();
+            let rx = self
                 .output
                 .get_or_init(|| broadcast::channel(SUBSCRIBER_BUFFER).0)
-                .subscribe(),
+                .subscribe();
+            (rx, published.map(|p| *p).unwrap_or(0))
+        };
+        Attachment {
+            output,
+            live_from,
             stdin: self.stdin.as_ref().map(|s| self.client_stdin(s.clone())),
             tty: self.tty.clone(),
             exited: self.exited.clone(),
@@ -191,6 +235,35 @@ mod tests {
             exited,
         });
         (hub, container_in, exited_tx)
+    }
+
+    #[tokio::test]
+    async fn a_client_learns_how_much_output_came_before_it() {
+        let (hub, _stdin, _exited) = hub(false);
+        let mut sink = Vec::new();
+        hub.tee(&b"12345"[..], 1)
+            .read_to_end(&mut sink)
+            .await
+            .unwrap();
+        let first = hub.attach();
+        assert_eq!(first.live_from, 5);
+        hub.tee(&b"678"[..], 2)
+            .read_to_end(&mut sink)
+            .await
+            .unwrap();
+        assert_eq!(hub.attach().live_from, 8);
+
+        assert_eq!(hub.take_log_read(std::time::Duration::from_secs(10)), None);
+        hub.note_log_read(4);
+        assert_eq!(
+            hub.take_log_read(std::time::Duration::from_secs(10)),
+            Some(4)
+        );
+        assert_eq!(
+            hub.take_log_read(std::time::Duration::from_secs(10)),
+            None,
+            "one attach takes a log read"
+        );
     }
 
     #[tokio::test]

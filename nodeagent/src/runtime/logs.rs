@@ -229,9 +229,76 @@ pub fn read_all(path: &Path, opts: &LogOptions) -> String {
     entries.iter().map(|e| render(e, opts.timestamps)).collect()
 }
 
+/// The instance's output after its first `skip` bytes as a plain log read
+/// renders it (no timestamps), entry by entry with the entry's stream
+/// (`stdout`/`stderr`): what a client that read the log that far has not
+/// seen yet.
+pub fn output_after(path: &Path, skip: usize) -> Vec<(String, String)> {
+    let mut files = rotated_files(path);
+    files.push(path.to_path_buf());
+    let mut out = Vec::new();
+    let mut to_skip = skip;
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for e in text.lines().filter_map(parse_line) {
+            let mut r = render(&e, false);
+            if to_skip >= r.len() {
+                to_skip -= r.len();
+                continue;
+            }
+            if to_skip > 0 {
+                let mut cut = to_skip;
+                while !r.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                r.drain(..cut);
+                to_skip = 0;
+            }
+            out.push((e.stream, r));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_after_what_a_reader_saw() {
+        let (dir, path) = temp_log();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            &path,
+            "2026-01-01T00:00:00.1Z stdout F early\n\
+             2026-01-01T00:00:00.2Z stderr F warn\n\
+             2026-01-01T00:00:00.3Z stdout P par\n\
+             2026-01-01T00:00:00.4Z stdout F tial\n",
+        )
+        .unwrap();
+        let all = output_after(&path, 0);
+        assert_eq!(all.len(), 4);
+        assert_eq!(
+            output_after(&path, "early\n".len()),
+            vec![
+                ("stderr".to_string(), "warn\n".to_string()),
+                ("stdout".to_string(), "par".to_string()),
+                ("stdout".to_string(), "tial\n".to_string()),
+            ]
+        );
+        assert_eq!(
+            output_after(&path, "early\nwa".len()),
+            vec![
+                ("stderr".to_string(), "rn\n".to_string()),
+                ("stdout".to_string(), "par".to_string()),
+                ("stdout".to_string(), "tial\n".to_string()),
+            ]
+        );
+        assert!(output_after(&path, 100).is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     /// A fresh directory and the path of a log file in it.
     fn temp_log() -> (PathBuf, PathBuf) {

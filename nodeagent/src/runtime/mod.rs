@@ -34,7 +34,8 @@ pub struct Live {
     pub waiting_reason: Option<String>,
     /// Where `exec` runs while the instance is running.
     pub exec: Option<ExecTarget>,
-    /// The running instance's console, for `attach`.
+    /// The console for `attach`: the running instance's, or after it exited
+    /// the last one's (an attach to it ends at once).
     pub attach: Option<Arc<attach::AttachHub>>,
 }
 

@@ -74,6 +74,11 @@ pub struct Worker {
     /// Boxed: a map allocates room for several entries, and an instance
     /// is large (it holds its container's spec for probes).
     running: HashMap<String, Box<Instance>>,
+    /// The console of each container's last instance once it exited: an
+    /// attach that arrives just after the exit (`kubectl run -i` of a quick
+    /// command) still connects and ends at once with the status, as it
+    /// would have a moment earlier, instead of failing to upgrade.
+    exited_consoles: HashMap<String, Arc<AttachHub>>,
     pod_ip: Option<IpAddr>,
     /// The pod's resolv.conf and hosts, once it has an address.
     dns_files: Option<super::pod_dns::PodDnsFiles>,
@@ -109,6 +114,7 @@ impl Worker {
             rx,
             recs: BTreeMap::new(),
             running: HashMap::new(),
+            exited_consoles: HashMap::new(),
             pod_ip: None,
             dns_files: None,
             start_time: Timestamp::now(),
@@ -347,7 +353,10 @@ impl Worker {
                     .get(&container)
                     .is_some_and(|i| i.id == instance)
                 {
-                    self.running.remove(&container);
+                    if let Some(inst) = self.running.remove(&container) {
+                        self.exited_consoles
+                            .insert(container.clone(), inst.attach.clone());
+                    }
                     if let Some(rec) = self.recs.get_mut(&container) {
                         rec.mark_exited(code, signal, Timestamp::now());
                     }
@@ -429,7 +438,11 @@ impl Worker {
                                 .map(|f| f.bind_mounts())
                                 .unwrap_or_default(),
                         }),
-                        attach: self.running.get(&rec.name).map(|i| i.attach.clone()),
+                        attach: self
+                            .running
+                            .get(&rec.name)
+                            .map(|i| i.attach.clone())
+                            .or_else(|| self.exited_consoles.get(&rec.name).cloned()),
                     },
                 );
             }
@@ -815,6 +828,7 @@ impl Worker {
             attach: hub,
         };
         let hook_target = inst.target.clone();
+        self.exited_consoles.remove(name);
         self.running.insert(name.to_string(), Box::new(inst));
         self.spawn_probes(&c, true);
         if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {

@@ -2,17 +2,17 @@
 //! working directory and, for builtin images, the busybox applets first on
 //! PATH), wired to the client through pipes or a terminal.
 
+use super::connection::Connection;
 use super::remotecommand::{self, Options, STDERR, STDOUT};
 use super::session::{self, Ending, SessionIo};
 use crate::runtime::process::{self, Console, ProcSpec, Watchdog};
 use crate::runtime::pty::WindowSize;
 use crate::runtime::ExecTarget;
-use axum::extract::ws::WebSocket;
 use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::Arc;
 
-pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdog: Arc<Watchdog>) {
+pub async fn serve(conn: Connection, opts: Options, target: ExecTarget, watchdog: Arc<Watchdog>) {
     let console = if opts.tty {
         Console::Tty(WindowSize::default())
     } else {
@@ -26,7 +26,7 @@ pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdo
     };
     let proc = match process::spawn_interactive(spec, console).await {
         Ok(p) => p,
-        Err(e) => return refuse(socket, &opts, &e).await,
+        Err(e) => return refuse(conn, &opts, &e).await,
     };
     let mut child = proc.child;
     let pid = child.id().map(|p| p as i32).unwrap_or(0);
@@ -61,7 +61,7 @@ pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdo
         process::kill_group(pid, libc::SIGKILL);
         remotecommand::exit_status(&command, code)
     };
-    if let Ending::ClientGone = session::run(socket, io, done).await {
+    if let Ending::ClientGone = session::run(conn, io, done).await {
         process::kill_group(pid, libc::SIGKILL);
     }
     watchdog.remove(pid);
@@ -70,7 +70,7 @@ pub async fn serve(socket: WebSocket, opts: Options, target: ExecTarget, watchdo
 /// The command could not start: say why on stderr and end with the code a
 /// shell gives (127 not found, 126 not executable), as runc-based runtimes
 /// report a failed exec.
-async fn refuse(socket: WebSocket, opts: &Options, e: &std::io::Error) {
+async fn refuse(conn: Connection, opts: &Options, e: &std::io::Error) {
     let prog = opts.command.first().cloned().unwrap_or_default();
     let (code, why) = match e.kind() {
         std::io::ErrorKind::NotFound => (127, "executable file not found in $PATH".to_string()),
@@ -86,7 +86,7 @@ async fn refuse(socket: WebSocket, opts: &Options, e: &std::io::Error) {
         ..Default::default()
     };
     let status = remotecommand::exit_status(&opts.command, code);
-    session::run(socket, io, async move { status }).await;
+    session::run(conn, io, async move { status }).await;
 }
 
 /// Sends an output to the client if it asked for it; otherwise reads it to

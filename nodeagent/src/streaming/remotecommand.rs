@@ -106,7 +106,9 @@ pub struct Options {
 impl Options {
     pub fn parse(query: Option<&str>) -> Self {
         let mut o = Options::default();
-        let flag = |v: &str| v == "true" || v == "1";
+        // What Go's strconv.ParseBool takes for true, as the API server
+        // parses these options.
+        let flag = |v: &str| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True");
         for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*k {
                 "command" => o.command.push(v.into_owned()),

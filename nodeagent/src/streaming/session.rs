@@ -1,28 +1,23 @@
-//! One remote-command session over a WebSocket: output streams are framed
-//! onto their channels, client messages feed stdin and terminal resizes, and
-//! when the command (or attached container) ends, the final status goes on
-//! the error channel before a normal close — the order kubectl relies on to
-//! print everything and then exit with the command's code.
+//! One remote-command session, whatever protocol carries it: output
+//! streams go to their channels, client events feed stdin and terminal
+//! resizes, and when the command (or attached container) ends, every byte
+//! of output is sent, then the final status, then the connection closes in
+//! order — what kubectl needs to print everything exactly once and exit
+//! with the command's code instead of taking the end for a failure.
 
-use super::remotecommand::{self, Inbound};
+use super::connection::{ClientEvent, Connection, Outbound};
 use crate::runtime::attach::Chunk;
 use crate::runtime::pty::{PtyMaster, WindowSize};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Messages queued towards the client; a full queue pauses the output
-/// readers, which pauses the process (back-pressure end to end).
-const OUTBOUND_QUEUE: usize = 16;
 /// Time output gets to drain after the command ended.
 const DRAIN: Duration = Duration::from_secs(2);
-/// WebSocket close code 1000.
-const NORMAL_CLOSURE: u16 = 1000;
 
 /// Output for the client: chunks tagged with their channel.
 pub type Output = BoxStream<'static, Chunk>;
@@ -47,37 +42,27 @@ pub enum Ending {
 
 /// Runs the session until `done` yields the final status or the client
 /// disconnects.
-pub async fn run(
-    socket: WebSocket,
-    mut io: SessionIo,
-    done: impl Future<Output = Value>,
-) -> Ending {
-    let (mut sink, mut inbound) = socket.split();
-    let (out_tx, mut out_rx) = mpsc::channel::<Message>(OUTBOUND_QUEUE);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = out_rx.recv().await {
-            if sink.send(m).await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+pub async fn run(conn: Connection, mut io: SessionIo, done: impl Future<Output = Value>) -> Ending {
+    let Connection {
+        mut events,
+        out,
+        writer,
+    } = conn;
     let pumps: Vec<_> = std::mem::take(&mut io.outputs)
         .into_iter()
-        .map(|output| tokio::spawn(pump(output, out_tx.clone())))
+        .map(|output| tokio::spawn(pump(output, out.clone())))
         .collect();
     tokio::pin!(done);
     let status = loop {
         tokio::select! {
             status = &mut done => break status,
-            msg = inbound.next() => match msg {
-                Some(Ok(Message::Binary(data))) => on_inbound(&data, &mut io).await,
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
+            ev = events.recv() => match ev {
+                Some(ev) => on_event(ev, &mut io).await,
+                None => {
                     writer.abort();
                     pumps.iter().for_each(|p| p.abort());
                     return Ending::ClientGone;
                 }
-                Some(Ok(_)) => {}
             },
         }
     };
@@ -85,31 +70,23 @@ pub async fn run(
     for p in pumps {
         let _ = tokio::time::timeout(DRAIN, p).await;
     }
-    let status = remotecommand::frame(remotecommand::ERROR, status.to_string().as_bytes());
-    let _ = out_tx.send(Message::Binary(status.into())).await;
-    let _ = out_tx
-        .send(Message::Close(Some(CloseFrame {
-            code: NORMAL_CLOSURE,
-            reason: "".into(),
-        })))
-        .await;
-    drop(out_tx);
+    let _ = out.send(Outbound::Status(status)).await;
+    drop(out);
     let _ = tokio::time::timeout(DRAIN, writer).await;
     Ending::Finished
 }
 
-async fn on_inbound(data: &[u8], io: &mut SessionIo) {
-    match remotecommand::decode(data) {
-        Inbound::Stdin(bytes) => {
+async fn on_event(ev: ClientEvent, io: &mut SessionIo) {
+    match ev {
+        ClientEvent::Stdin(bytes) => {
             if let Some(stdin) = &io.stdin {
-                if stdin.send(Bytes::copy_from_slice(bytes)).await.is_err() {
+                if stdin.send(bytes).await.is_err() {
                     io.stdin = None;
                 }
             }
         }
-        Inbound::StdinClosed => io.stdin = None,
-        Inbound::Resize(size) => resize(io.pty.as_ref(), size),
-        Inbound::Ignored => {}
+        ClientEvent::StdinEnd => io.stdin = None,
+        ClientEvent::Resize(size) => resize(io.pty.as_ref(), size),
     }
 }
 
@@ -121,13 +98,12 @@ fn resize(pty: Option<&PtyMaster>, size: WindowSize) {
     }
 }
 
-async fn pump(mut output: Output, out: mpsc::Sender<Message>) {
+async fn pump(mut output: Output, out: mpsc::Sender<Outbound>) {
     while let Some((channel, chunk)) = output.next().await {
         if chunk.is_empty() {
             continue;
         }
-        let msg = Message::Binary(remotecommand::frame(channel, &chunk).into());
-        if out.send(msg).await.is_err() {
+        if out.send(Outbound::Output(channel, chunk)).await.is_err() {
             return;
         }
     }
@@ -139,7 +115,7 @@ where
     W: tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     use tokio::io::AsyncWriteExt;
-    let (tx, mut rx) = mpsc::channel::<Bytes>(OUTBOUND_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Bytes>(super::connection::OUTBOUND_QUEUE);
     tokio::spawn(async move {
         while let Some(b) = rx.recv().await {
             if w.write_all(&b).await.is_err() || w.flush().await.is_err() {

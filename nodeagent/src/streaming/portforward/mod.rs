@@ -20,28 +20,26 @@ pub mod pairs;
 pub mod spdy;
 pub mod target;
 
-use crate::streaming::{spdy as spdy_session, split_upgraded, websocket_io, BoxRead, BoxWrite};
+use crate::streaming::handshake::{self, Protocol};
+use crate::streaming::{spdy as spdy_session, websocket_io, BoxRead, BoxWrite};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use negotiate::{Protocol, SPDY_SUBPROTOCOL, TUNNELED_SUBPROTOCOL};
+use negotiate::{SPDY_SUBPROTOCOL, TUNNELED_SUBPROTOCOL};
 use std::sync::Arc;
 pub use target::Target;
 
 /// Serves one port-forward request for `target`, upgrading the connection.
 pub async fn handle(target: Target, req: Request) -> Response {
     let target = Arc::new(target);
-    match negotiate::protocol(req.headers()) {
+    match handshake::protocol(req.headers()) {
         Protocol::WebSocket => websocket(target, req).await,
         Protocol::Spdy(versions) => match negotiate::spdy_version(&versions) {
-            Ok(version) => spdy_upgrade(target, req, version),
-            Err(message) => (
-                StatusCode::FORBIDDEN,
-                [("X-Accepted-Stream-Protocol-Versions", SPDY_SUBPROTOCOL)],
-                message,
-            )
-                .into_response(),
+            Ok(version) => spdy_session::upgrade::accept(req, version, "port-forward", |s| {
+                spdy::serve(s, target)
+            }),
+            Err(message) => spdy_session::upgrade::refuse(message, &[SPDY_SUBPROTOCOL]),
         },
         Protocol::None => (
             StatusCode::BAD_REQUEST,
@@ -73,28 +71,6 @@ async fn websocket(target: Arc<Target>, req: Request) -> Response {
         Ok(ports) => ws.on_upgrade(move |socket| channels::serve(socket, ports, target)),
         Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
     }
-}
-
-fn spdy_upgrade(target: Arc<Target>, mut req: Request, version: Option<&'static str>) -> Response {
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(up) => {
-                let (r, w) = split_upgraded(up);
-                serve_spdy(r, w, target).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "port-forward upgrade failed"),
-        }
-    });
-    let mut resp = Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(http::header::CONNECTION, "Upgrade")
-        .header(http::header::UPGRADE, "SPDY/3.1");
-    if let Some(v) = version {
-        resp = resp.header("X-Stream-Protocol-Version", v);
-    }
-    resp.body(axum::body::Body::empty())
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 async fn serve_spdy(r: BoxRead, w: BoxWrite, target: Arc<Target>) {

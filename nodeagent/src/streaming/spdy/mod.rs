@@ -12,6 +12,7 @@ pub mod dictionary;
 pub mod frame;
 pub mod headers;
 pub mod session;
+pub mod upgrade;
 
 pub use frame::{Frame, SpdyCodec};
 pub use headers::Headers;

@@ -14,6 +14,7 @@ use crate::streaming::{BoxRead, BoxWrite};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -27,6 +28,8 @@ const OUT_QUEUE: usize = 32;
 const IN_QUEUE: usize = 8;
 /// The largest DATA frame this side writes (what Go's io.Copy uses).
 pub const DATA_CHUNK: usize = 32 * 1024;
+/// GOAWAY status: a normal end of the session.
+const GOAWAY_OK: u32 = 0;
 
 /// The stream was reset or the session ended.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +118,28 @@ pub struct Session {
     pub streams: mpsc::Receiver<Stream>,
     /// Cancelled when the connection ends; cancel it to end the session.
     pub closed: CancellationToken,
+    /// Ends the session in order, after what was already sent.
+    pub ender: SessionEnder,
+}
+
+/// Ends a session the way spdystream's `Close` does: a GOAWAY naming the
+/// last stream the peer opened, queued behind every frame already sent, so
+/// the peer reads all of it first; then this side stops writing.
+#[derive(Clone)]
+pub struct SessionEnder {
+    out: mpsc::Sender<Frame>,
+    last_peer_id: Arc<AtomicU32>,
+}
+
+impl SessionEnder {
+    pub async fn go_away(&self) {
+        let frame = Frame::GoAway {
+            last_good_stream_id: self.last_peer_id.load(Ordering::Relaxed),
+            status: GOAWAY_OK,
+        };
+        // The writer is gone only if the session already ended.
+        let _ = self.out.send(frame).await;
+    }
 }
 
 /// What the reader knows of an open stream.
@@ -134,23 +159,47 @@ pub fn serve(read: BoxRead, write: BoxWrite) -> Result<Session, SpdyError> {
     let table: Table = Arc::default();
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
     let (streams_tx, streams_rx) = mpsc::channel(16);
+    let last_peer_id = Arc::new(AtomicU32::new(0));
     let reader = FramedRead::new(read, SpdyCodec::new()?);
     let writer = FramedWrite::new(write, SpdyCodec::new()?);
+    let ender = SessionEnder {
+        out: out_tx.clone(),
+        last_peer_id: last_peer_id.clone(),
+    };
     tokio::spawn(write_loop(writer, out_rx, table.clone(), closed.clone()));
-    tokio::spawn(read_loop(reader, out_tx, streams_tx, table, closed.clone()));
+    let peer = Peer {
+        out: out_tx,
+        streams: streams_tx,
+        table,
+        closed: closed.clone(),
+        last_id: last_peer_id,
+    };
+    tokio::spawn(read_loop(reader, peer));
     Ok(Session {
         streams: streams_rx,
         closed,
+        ender,
     })
 }
 
-async fn read_loop(
-    mut frames: FramedRead<BoxRead, SpdyCodec>,
+/// What the reader shares with the rest of the session.
+struct Peer {
     out: mpsc::Sender<Frame>,
     streams: mpsc::Sender<Stream>,
     table: Table,
     closed: CancellationToken,
-) {
+    /// The newest stream the peer opened (for GOAWAY).
+    last_id: Arc<AtomicU32>,
+}
+
+async fn read_loop(mut frames: FramedRead<BoxRead, SpdyCodec>, peer: Peer) {
+    let Peer {
+        out,
+        streams,
+        table,
+        closed,
+        last_id,
+    } = peer;
     let mut last_peer_id = 0u32;
     loop {
         let frame = tokio::select! {
@@ -184,6 +233,7 @@ async fn read_loop(
                     continue;
                 }
                 last_peer_id = stream_id;
+                last_id.store(stream_id, Ordering::Relaxed);
                 let stream = open_stream(&table, &out, &closed, stream_id, flags, headers);
                 if streams.send(stream).await.is_err() {
                     break;
@@ -297,22 +347,30 @@ async fn write_loop(
         // Batch what is queued into one flush.
         let mut next = Some(first);
         let mut ok = true;
+        let mut going_away = false;
         while let Some(frame) = next.take() {
             if let Some(id) = ends_local_side(&frame) {
                 local_done(&table, id);
             }
+            going_away = matches!(frame, Frame::GoAway { .. });
             if let Err(e) = sink.feed(frame).await {
                 tracing::debug!(error = %e, "SPDY session write error");
                 ok = false;
                 break;
             }
-            if sink.write_buffer().len() >= FLUSH_AT {
+            if going_away || sink.write_buffer().len() >= FLUSH_AT {
                 break;
             }
             next = frames.try_recv().ok();
         }
         if !ok || sink.flush().await.is_err() {
             break;
+        }
+        if going_away {
+            // This side is done writing; the reader runs on until the peer
+            // closes, so nothing the peer still sends meets a reset socket.
+            let _ = sink.close().await;
+            return;
         }
     }
     closed.cancel();
@@ -470,6 +528,29 @@ mod tests {
         s.closed.cancelled().await;
         st.writer.gone().cancelled().await;
         assert!(s.streams.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn go_away_follows_what_was_sent_and_waits_for_the_peer() {
+        let (mut s, mut c) = start();
+        c.send(syn(1)).await;
+        let st = s.streams.recv().await.unwrap();
+        st.writer.write(Bytes::from_static(b"last")).await.unwrap();
+        s.ender.go_away().await;
+        assert!(matches!(c.recv().await, Some(Frame::Data { .. })));
+        assert_eq!(
+            c.recv().await,
+            Some(Frame::GoAway {
+                last_good_stream_id: 1,
+                status: 0
+            })
+        );
+        // This side stopped writing, but the session lasts until the peer
+        // closes.
+        assert_eq!(c.recv().await, None);
+        assert!(!s.closed.is_cancelled());
+        drop(c);
+        s.closed.cancelled().await;
     }
 
     #[tokio::test]
