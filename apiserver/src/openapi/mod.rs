@@ -11,8 +11,12 @@
 //! and explains which parts kubectl reads.
 //!
 //! Everything is built once, serialized, and served as bytes: build the
-//! [`OpenApi`] lazily (first request) or at start-up, and keep it.
+//! [`OpenApi`] lazily (first request) or at start-up, and keep it. The v2
+//! document's protobuf form ([`gnostic_v2`], what client-go's
+//! `OpenAPISchema()` reads) is encoded from its JSON on the first request for
+//! it.
 
+mod gnostic_v2;
 mod paths;
 mod schemas;
 
@@ -20,6 +24,7 @@ use bytes::Bytes;
 use schemas::{Components, Format, DELETE_OPTIONS, STATUS, WATCH_EVENT};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// A served resource, as the documents need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +77,9 @@ impl Gvk {
 /// The documents, serialized once; serving them is a clone of [`Bytes`].
 pub struct OpenApi {
     v2: Bytes,
+    /// The v2 document as gnostic's `openapi.v2.Document`, encoded on first
+    /// use (most clients never ask); `None` if the JSON could not be read.
+    v2_protobuf: OnceLock<Option<Bytes>>,
     v3_index: Bytes,
     /// Group-version path (`api/v1`, `apis/apps/v1`) -> (document, hash).
     v3_docs: BTreeMap<String, (Bytes, String)>,
@@ -91,6 +99,29 @@ impl OpenApi {
     /// `/openapi/v2`: Swagger 2.0, every group version in one document.
     pub fn v2(&self) -> &Bytes {
         &self.v2
+    }
+
+    /// `/openapi/v2` in protobuf: gnostic's `openapi.v2.Document`, encoded
+    /// from the JSON on the first call and kept. Values the message has no
+    /// place for are logged once and left out.
+    pub fn v2_protobuf(&self) -> Option<&Bytes> {
+        self.v2_protobuf
+            .get_or_init(|| {
+                let doc: Value = match serde_json::from_slice(&self.v2) {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the OpenAPI v2 JSON to encode it in protobuf");
+                        return None;
+                    }
+                };
+                let encoded = gnostic_v2::encode_document(&doc);
+                for skipped in &encoded.skipped {
+                    tracing::warn!(value = %skipped, "OpenAPI v2 protobuf: left out a value the message has no place for");
+                }
+                tracing::debug!(bytes = encoded.bytes.len(), "encoded the OpenAPI v2 document in protobuf");
+                Some(Bytes::from(encoded.bytes))
+            })
+            .as_ref()
     }
 
     /// `/openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}`.
@@ -255,8 +286,10 @@ fn build(resources: &[ResourceInfo]) -> OpenApi {
         );
         v3_docs.insert(key, (bytes, hash));
     }
+    let v2 = to_bytes(&v2_document(&gvs));
     OpenApi {
-        v2: to_bytes(&v2_document(&gvs)),
+        v2,
+        v2_protobuf: OnceLock::new(),
         v3_index: to_bytes(&json!({ "paths": index })),
         v3_docs,
     }
