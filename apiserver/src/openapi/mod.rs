@@ -14,11 +14,12 @@
 //! [`OpenApi`] lazily (first request) or at start-up, and keep it. The v2
 //! document's protobuf form ([`gnostic_v2`], what client-go's
 //! `OpenAPISchema()` reads) is encoded from its JSON on the first request for
-//! it.
+//! it; [`serve_v2`] picks the form by `Accept`.
 
 mod gnostic_v2;
 mod paths;
 mod schemas;
+pub mod serve_v2;
 
 use bytes::Bytes;
 use schemas::{Components, Format, DELETE_OPTIONS, STATUS, WATCH_EVENT};
@@ -77,9 +78,13 @@ impl Gvk {
 /// The documents, serialized once; serving them is a clone of [`Bytes`].
 pub struct OpenApi {
     v2: Bytes,
+    /// Content hash of the v2 JSON: the `ETag` of both of its forms.
+    v2_hash: String,
     /// The v2 document as gnostic's `openapi.v2.Document`, encoded on first
     /// use (most clients never ask); `None` if the JSON could not be read.
     v2_protobuf: OnceLock<Option<Bytes>>,
+    /// When the documents were built: their `Last-Modified`.
+    built_at: chrono::DateTime<chrono::Utc>,
     v3_index: Bytes,
     /// Group-version path (`api/v1`, `apis/apps/v1`) -> (document, hash).
     v3_docs: BTreeMap<String, (Bytes, String)>,
@@ -99,6 +104,16 @@ impl OpenApi {
     /// `/openapi/v2`: Swagger 2.0, every group version in one document.
     pub fn v2(&self) -> &Bytes {
         &self.v2
+    }
+
+    /// Upper-case hex hash of the v2 JSON, for the `ETag` of either form.
+    pub fn v2_hash(&self) -> &str {
+        &self.v2_hash
+    }
+
+    /// When the documents were built.
+    pub fn built_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.built_at
     }
 
     /// `/openapi/v2` in protobuf: gnostic's `openapi.v2.Document`, encoded
@@ -288,8 +303,10 @@ fn build(resources: &[ResourceInfo]) -> OpenApi {
     }
     let v2 = to_bytes(&v2_document(&gvs));
     OpenApi {
+        v2_hash: content_hash(&v2),
         v2,
         v2_protobuf: OnceLock::new(),
+        built_at: chrono::Utc::now(),
         v3_index: to_bytes(&json!({ "paths": index })),
         v3_docs,
     }
