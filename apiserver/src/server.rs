@@ -80,8 +80,8 @@ fn json_bytes(b: &[u8]) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], b.to_vec()).into_response()
 }
 
-async fn openapi_v2() -> Response {
-    json_bytes(openapi().v2())
+async fn openapi_v2(headers: http::HeaderMap) -> Response {
+    crate::openapi::serve_v2::respond(openapi(), &headers)
 }
 
 async fn openapi_v3_index() -> Response {

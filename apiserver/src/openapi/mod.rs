@@ -11,15 +11,21 @@
 //! and explains which parts kubectl reads.
 //!
 //! Everything is built once, serialized, and served as bytes: build the
-//! [`OpenApi`] lazily (first request) or at start-up, and keep it.
+//! [`OpenApi`] lazily (first request) or at start-up, and keep it. The v2
+//! document's protobuf form ([`gnostic_v2`], what client-go's
+//! `OpenAPISchema()` reads) is encoded from its JSON on the first request for
+//! it; [`serve_v2`] picks the form by `Accept`.
 
+mod gnostic_v2;
 mod paths;
 mod schemas;
+pub mod serve_v2;
 
 use bytes::Bytes;
 use schemas::{Components, Format, DELETE_OPTIONS, STATUS, WATCH_EVENT};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// A served resource, as the documents need it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +78,13 @@ impl Gvk {
 /// The documents, serialized once; serving them is a clone of [`Bytes`].
 pub struct OpenApi {
     v2: Bytes,
+    /// Content hash of the v2 JSON: the `ETag` of both of its forms.
+    v2_hash: String,
+    /// The v2 document as gnostic's `openapi.v2.Document`, encoded on first
+    /// use (most clients never ask); `None` if the JSON could not be read.
+    v2_protobuf: OnceLock<Option<Bytes>>,
+    /// When the documents were built: their `Last-Modified`.
+    built_at: chrono::DateTime<chrono::Utc>,
     v3_index: Bytes,
     /// Group-version path (`api/v1`, `apis/apps/v1`) -> (document, hash).
     v3_docs: BTreeMap<String, (Bytes, String)>,
@@ -91,6 +104,39 @@ impl OpenApi {
     /// `/openapi/v2`: Swagger 2.0, every group version in one document.
     pub fn v2(&self) -> &Bytes {
         &self.v2
+    }
+
+    /// Upper-case hex hash of the v2 JSON, for the `ETag` of either form.
+    pub fn v2_hash(&self) -> &str {
+        &self.v2_hash
+    }
+
+    /// When the documents were built.
+    pub fn built_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.built_at
+    }
+
+    /// `/openapi/v2` in protobuf: gnostic's `openapi.v2.Document`, encoded
+    /// from the JSON on the first call and kept. Values the message has no
+    /// place for are logged once and left out.
+    pub fn v2_protobuf(&self) -> Option<&Bytes> {
+        self.v2_protobuf
+            .get_or_init(|| {
+                let doc: Value = match serde_json::from_slice(&self.v2) {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the OpenAPI v2 JSON to encode it in protobuf");
+                        return None;
+                    }
+                };
+                let encoded = gnostic_v2::encode_document(&doc);
+                for skipped in &encoded.skipped {
+                    tracing::warn!(value = %skipped, "OpenAPI v2 protobuf: left out a value the message has no place for");
+                }
+                tracing::debug!(bytes = encoded.bytes.len(), "encoded the OpenAPI v2 document in protobuf");
+                Some(Bytes::from(encoded.bytes))
+            })
+            .as_ref()
     }
 
     /// `/openapi/v3`: `{"paths": {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1?hash=..."}}}`.
@@ -255,8 +301,12 @@ fn build(resources: &[ResourceInfo]) -> OpenApi {
         );
         v3_docs.insert(key, (bytes, hash));
     }
+    let v2 = to_bytes(&v2_document(&gvs));
     OpenApi {
-        v2: to_bytes(&v2_document(&gvs)),
+        v2_hash: content_hash(&v2),
+        v2,
+        v2_protobuf: OnceLock::new(),
+        built_at: chrono::Utc::now(),
         v3_index: to_bytes(&json!({ "paths": index })),
         v3_docs,
     }
