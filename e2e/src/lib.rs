@@ -590,10 +590,23 @@ impl Cluster {
         extra: &[&str],
         ipv6_service_prefix: Option<u8>,
     ) -> Cluster {
+        let mut cluster = Self::unstarted(command, data, extra, ipv6_service_prefix);
+        cluster.start_on_a_free_port();
+        cluster
+    }
+
+    /// A cluster of the harness's (own ranges, the suite's claims
+    /// directory), not started yet.
+    fn unstarted(
+        command: &'static str,
+        data: tempfile::TempDir,
+        extra: &[&str],
+        ipv6_service_prefix: Option<u8>,
+    ) -> Cluster {
         let kubectl = kubectl_path();
         let bin = mkube_bin();
         let data_dir = data.path().to_path_buf();
-        let mut cluster = Cluster {
+        Cluster {
             child: None,
             log: data_dir.join("e2e-mkube-up.log"),
             data: Some(data),
@@ -606,9 +619,7 @@ impl Cluster {
             ipv6_service_prefix,
             isolate: true,
             claims_dir: e2e_claims_dir(),
-        };
-        cluster.start_on_a_free_port();
-        cluster
+        }
     }
 
     /// Starts `mkube up` with these flags only (no ranges of the harness's:
@@ -619,21 +630,9 @@ impl Cluster {
             .prefix("mkube-e2e-")
             .tempdir()
             .expect("creating a temporary data dir");
-        let data_dir = data.path().to_path_buf();
-        let mut cluster = Cluster {
-            child: None,
-            log: data_dir.join("e2e-mkube-up.log"),
-            data: Some(data),
-            data_dir,
-            port: 0,
-            bin: mkube_bin(),
-            kubectl: kubectl_path(),
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
-            command: "up",
-            ipv6_service_prefix: None,
-            isolate: false,
-            claims_dir: claims_dir.to_path_buf(),
-        };
+        let mut cluster = Self::unstarted("up", data, extra, None);
+        cluster.isolate = false;
+        cluster.claims_dir = claims_dir.to_path_buf();
         cluster.start_on_a_free_port();
         cluster
     }
