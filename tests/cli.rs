@@ -40,6 +40,8 @@ fn detach_then_down() {
         .args(["up", "--detach", "--port", &port.to_string()])
         .arg("--data-dir")
         .arg(&dir)
+        // Ranges registered apart from the machine's and the other tests'.
+        .env("MKUBE_CLAIMS_DIR", dir.join("claims"))
         .args([
             "--service-cidr",
             &format!("127.96.{n}.0/24"),
@@ -102,6 +104,7 @@ fn detach_reports_failure_with_the_log() {
         .args(["up", "--detach", "--port", &port.to_string()])
         .arg("--data-dir")
         .arg(&dir)
+        .env("MKUBE_CLAIMS_DIR", dir.join("claims"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
