@@ -177,7 +177,7 @@ fn kubectl_drain_evicts_pods_through_the_eviction_subresource() {
 }
 
 #[test]
-fn kubectl_typed_create_and_delete_send_protobuf_for_every_kind() {
+fn kubectl_typed_creates_send_protobuf_that_arrives_intact() {
     let c = Cluster::start();
     let cases: &[&[&str]] = &[
         &["create", "namespace", "team-a"],

@@ -165,29 +165,13 @@ fn announce(conflicts: &[Conflict], chosen: &Ranges) {
     );
 }
 
+/// The ranges the flags give, parsed and checked as the API server's
+/// configuration is.
 fn ranges_of(args: &UpArgs) -> anyhow::Result<Ranges> {
-    let service_cidrs = args
-        .server
-        .service_cidr
-        .iter()
-        .map(|c| {
-            c.0.parse()
-                .with_context(|| format!("invalid --service-cidr {}", c.0))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let (lo, hi) = args
-        .server
-        .service_node_port_range
-        .split_once('-')
-        .context("--service-node-port-range must look like 30000-32767")?;
+    let api = super::up::api_config(&args.server)?;
     Ok(Ranges {
-        service_cidrs,
-        cluster_cidr: args
-            .server
-            .cluster_cidr
-            .0
-            .parse()
-            .context("invalid --cluster-cidr")?,
+        service_cidrs: api.service_cidrs,
+        cluster_cidr: api.cluster_cidr,
         lb_ip_range: args
             .node
             .lb_ip_range
@@ -195,7 +179,7 @@ fn ranges_of(args: &UpArgs) -> anyhow::Result<Ranges> {
             .parse()
             .context("invalid --lb-ip-range")?,
         node_ip: args.node.node_ip,
-        node_ports: (lo.trim().parse()?, hi.trim().parse()?),
+        node_ports: (*api.node_port_range.start(), *api.node_port_range.end()),
     })
 }
 
