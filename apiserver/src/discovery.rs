@@ -88,33 +88,40 @@ pub async fn groups_root(headers: HeaderMap) -> Response {
     if let Some(ct) = wants_aggregated(&headers) {
         return aggregated(&groups, ct);
     }
-    let items: Vec<Value> = groups
-        .iter()
-        .map(|g| {
-            let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
-            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
-        })
-        .collect();
+    let items: Vec<Value> = groups.iter().map(|g| api_group(g)).collect();
     json_response(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": items}))
 }
 
+/// The named groups, in discovery order.
 fn group_names() -> Vec<&'static str> {
-    catalog()
-        .group_versions()
+    let mut out: Vec<&'static str> = Vec::new();
+    for (g, _) in catalog().group_versions() {
+        if !g.is_empty() && !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
+/// An APIGroup: its versions, the preferred one first.
+fn api_group(group: &str) -> Value {
+    let versions: Vec<Value> = catalog()
+        .versions_of(group)
         .into_iter()
-        .map(|(g, _)| g)
-        .filter(|g| !g.is_empty())
-        .collect()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    let preferred = versions.first().cloned().unwrap_or(Value::Null);
+    json!({"name": group, "versions": versions, "preferredVersion": preferred})
 }
 
 pub async fn group(Path(group): Path<String>) -> Response {
     if !group_names().contains(&group.as_str()) {
         return crate::rest::status::ApiError::not_found_path().into_response();
     }
-    let gv = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
-    json_response(
-        json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv.clone()], "preferredVersion": gv}),
-    )
+    let mut g = api_group(&group);
+    g["kind"] = json!("APIGroup");
+    g["apiVersion"] = json!("v1");
+    json_response(g)
 }
 
 pub async fn core_v1() -> Response {
@@ -198,7 +205,10 @@ fn subresource_group(kind: &str) -> Option<&'static str> {
 
 fn subresource_shape(d: &ResourceDef, sub: &str) -> (&'static str, Vec<&'static str>) {
     match sub {
-        "status" => (d.kind, vec!["get", "patch", "update"]),
+        "status" | "approval" | "ephemeralcontainers" | "resize" => {
+            (d.kind, vec!["get", "patch", "update"])
+        }
+        "token" => ("TokenRequest", vec!["create"]),
         "scale" => ("Scale", vec!["get", "patch", "update"]),
         "finalize" => (d.kind, vec!["update"]),
         "binding" => ("Binding", vec!["create"]),
@@ -223,13 +233,20 @@ fn aggregated(groups: &[&str], content_type: &'static str) -> Response {
     let items: Vec<Value> = groups
         .iter()
         .map(|g| {
-            let resources: Vec<Value> = resources_of(g, "v1")
+            let versions: Vec<Value> = catalog()
+                .versions_of(g)
                 .into_iter()
-                .map(aggregated_resource)
+                .map(|v| {
+                    let resources: Vec<Value> = resources_of(g, v)
+                        .into_iter()
+                        .map(aggregated_resource)
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
                 .collect();
             json!({
                 "metadata": {"name": g, "creationTimestamp": null},
-                "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+                "versions": versions,
             })
         })
         .collect();
@@ -253,8 +270,11 @@ fn aggregated_resource(d: &ResourceDef) -> Value {
         .iter()
         .map(|sub| {
             let (kind, verbs) = subresource_shape(d, sub);
-            let group = subresource_group(kind).unwrap_or(d.group);
-            json!({"subresource": sub, "responseKind": {"group": group, "version": "v1", "kind": kind}, "verbs": verbs})
+            let (group, version) = match subresource_group(kind) {
+                Some(g) => (g, "v1"),
+                None => (d.group, d.version),
+            };
+            json!({"subresource": sub, "responseKind": {"group": group, "version": version, "kind": kind}, "verbs": verbs})
         })
         .collect();
     let mut r = json!({

@@ -7,7 +7,7 @@ pub mod resources;
 pub mod service;
 mod strategy;
 
-pub use catalog::{catalog, Catalog};
+pub use catalog::{catalog, Catalog, STORED_VERBS};
 pub use strategy::{Ctx, DefaultStrategy, Pending, Strategy, WriteOp};
 
 /// How object names of a resource are validated.
@@ -39,6 +39,32 @@ pub struct ResourceDef {
     /// PUT of a missing object creates it (services, endpoints, events, leases...).
     pub allow_create_on_update: bool,
     pub strategy: &'static dyn Strategy,
+    /// The verbs discovery lists and the REST layer serves.
+    pub verbs: &'static [&'static str],
+    /// Decodes an object through the kind's API type (unknown fields, type
+    /// errors), as kube-apiserver decodes into its Go structs.
+    pub normalize: crate::rest::typed::Normalize,
+    /// How a resource that is not simply stored is served.
+    pub special: Special,
+}
+
+/// Resources served by code of their own rather than from storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Special {
+    /// An ordinary stored resource.
+    None,
+    /// core/v1 `bindings`: a create that binds the named pod.
+    Bindings,
+    /// core/v1 `componentstatuses`: computed on read.
+    ComponentStatuses,
+    /// authentication.k8s.io TokenReview.
+    TokenReview,
+    /// authentication.k8s.io SelfSubjectReview.
+    SelfSubjectReview,
+    /// authorization.k8s.io Subject/SelfSubject/LocalSubjectAccessReview.
+    AccessReview,
+    /// authorization.k8s.io SelfSubjectRulesReview.
+    RulesReview,
 }
 
 impl std::fmt::Debug for ResourceDef {
@@ -94,15 +120,10 @@ impl ResourceDef {
     }
 
     pub fn verbs(&self) -> &'static [&'static str] {
-        &[
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ]
+        self.verbs
+    }
+
+    pub fn allows(&self, verb: &str) -> bool {
+        self.verbs.contains(&verb)
     }
 }

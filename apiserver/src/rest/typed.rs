@@ -4,7 +4,6 @@
 
 use super::status::{ApiError, ApiResult};
 use crate::registry::ResourceDef;
-use k8s_openapi::api::{apps, coordination, core, discovery, events};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -29,6 +28,9 @@ impl FieldValidation {
     }
 }
 
+/// A kind's decoder: the object through its API type.
+pub type Normalize = fn(&ResourceDef, Value, FieldValidation) -> ApiResult<(Value, Vec<String>)>;
+
 /// Normalizes `obj` through its API type. Returns the normalized object and
 /// warnings (unknown fields under `Warn`).
 pub fn normalize(
@@ -36,31 +38,12 @@ pub fn normalize(
     obj: Value,
     mode: FieldValidation,
 ) -> ApiResult<(Value, Vec<String>)> {
-    macro_rules! via {
-        ($t:ty) => {
-            roundtrip::<$t>(def, obj, mode)
-        };
-    }
-    match (def.group, def.kind) {
-        ("", "Namespace") => via!(core::v1::Namespace),
-        ("", "Pod") => via!(core::v1::Pod),
-        ("", "Service") => via!(core::v1::Service),
-        ("", "Endpoints") => via!(core::v1::Endpoints),
-        ("", "Node") => via!(core::v1::Node),
-        ("", "Event") => via!(core::v1::Event),
-        ("", "ConfigMap") => via!(core::v1::ConfigMap),
-        ("", "Secret") => via!(core::v1::Secret),
-        ("", "ServiceAccount") => via!(core::v1::ServiceAccount),
-        ("discovery.k8s.io", "EndpointSlice") => via!(discovery::v1::EndpointSlice),
-        ("coordination.k8s.io", "Lease") => via!(coordination::v1::Lease),
-        ("apps", "Deployment") => via!(apps::v1::Deployment),
-        ("apps", "ReplicaSet") => via!(apps::v1::ReplicaSet),
-        ("events.k8s.io", "Event") => via!(events::v1::Event),
-        _ => Ok((obj, Vec::new())),
-    }
+    (def.normalize)(def, obj, mode)
 }
 
-fn roundtrip<T: DeserializeOwned + Serialize>(
+/// Decodes `obj` as `T` and encodes it back: what `T` does not know is
+/// dropped (and reported per `mode`), type errors are 400s.
+pub fn roundtrip<T: DeserializeOwned + Serialize>(
     def: &ResourceDef,
     obj: Value,
     mode: FieldValidation,

@@ -3,6 +3,7 @@
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
+pub mod hpa_versions;
 pub mod namespace;
 pub mod node;
 pub mod pod;
