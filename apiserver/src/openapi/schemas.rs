@@ -79,12 +79,14 @@ fn known<T: Resource + JsonSchema>() -> Known {
 fn known_kinds() -> Vec<Known> {
     use k8s_openapi::api::{
         admissionregistration, apps, authentication, authorization, autoscaling, batch,
-        certificates, coordination, core, discovery, events, networking, node, policy, rbac,
-        scheduling, storage,
+        certificates, coordination, core, discovery, events, flowcontrol, networking, node, policy,
+        rbac, resource, scheduling, storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration;
     vec![
         known::<core::v1::Binding>(),
+        known::<core::v1::ComponentStatus>(),
         known::<core::v1::ConfigMap>(),
         known::<core::v1::Endpoints>(),
         known::<core::v1::Event>(),
@@ -136,6 +138,22 @@ fn known_kinds() -> Vec<Known> {
         known::<certificates::v1::CertificateSigningRequest>(),
         known::<node::v1::RuntimeClass>(),
         known::<apiextensions::v1::CustomResourceDefinition>(),
+        known::<apiregistration::v1::APIService>(),
+        known::<storage::v1::CSIStorageCapacity>(),
+        known::<storage::v1::VolumeAttributesClass>(),
+        known::<authentication::v1::SelfSubjectReview>(),
+        known::<authorization::v1::LocalSubjectAccessReview>(),
+        known::<authorization::v1::SelfSubjectRulesReview>(),
+        known::<admissionregistration::v1::ValidatingAdmissionPolicy>(),
+        known::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>(),
+        known::<networking::v1::IPAddress>(),
+        known::<networking::v1::ServiceCIDR>(),
+        known::<flowcontrol::v1::FlowSchema>(),
+        known::<flowcontrol::v1::PriorityLevelConfiguration>(),
+        known::<resource::v1::DeviceClass>(),
+        known::<resource::v1::ResourceClaim>(),
+        known::<resource::v1::ResourceClaimTemplate>(),
+        known::<resource::v1::ResourceSlice>(),
     ]
 }
 
