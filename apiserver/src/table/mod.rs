@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub mod apps;
+pub mod autoscaling;
+pub mod batch;
 pub mod config;
 pub mod default;
 pub mod duration;
@@ -25,7 +27,9 @@ pub mod leases;
 pub mod namespaces;
 pub mod nodes;
 pub mod pods;
+pub mod policy;
 pub mod services;
+pub mod workloads;
 
 /// One column of a meta.k8s.io/v1 Table.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -64,6 +68,15 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         ("coordination.k8s.io", "leases") => &leases::LeasePrinter,
         ("apps", "deployments") | ("extensions", "deployments") => &apps::DeploymentPrinter,
         ("apps", "replicasets") | ("extensions", "replicasets") => &apps::ReplicaSetPrinter,
+        ("apps", "statefulsets") => &workloads::StatefulSetPrinter,
+        ("apps", "daemonsets") => &workloads::DaemonSetPrinter,
+        ("apps", "controllerrevisions") => &workloads::ControllerRevisionPrinter,
+        ("", "replicationcontrollers") => &workloads::ReplicationControllerPrinter,
+        ("", "podtemplates") => &workloads::PodTemplatePrinter,
+        ("batch", "jobs") => &batch::JobPrinter,
+        ("batch", "cronjobs") => &batch::CronJobPrinter,
+        ("autoscaling", "horizontalpodautoscalers") => &autoscaling::HpaPrinter,
+        ("policy", "poddisruptionbudgets") => &policy::PdbPrinter,
         _ => &default::DefaultPrinter,
     }
 }
@@ -78,8 +91,10 @@ pub(crate) const NAME_DESC: &str = "Name of the object.";
 /// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns).
 pub(crate) const CREATED_DESC: &str = "Time since the object was created.";
 
-pub(crate) const CONTAINERS_DESC: &str = "Container names of the pod template.";
-pub(crate) const IMAGES_DESC: &str = "Container images of the pod template.";
+/// printers.go's literal description of the CONTAINERS columns.
+pub(crate) const CONTAINERS_DESC: &str = "Names of each container in the template.";
+/// printers.go's literal description of the IMAGES columns.
+pub(crate) const IMAGES_DESC: &str = "Images referenced by each container in the template.";
 
 /// A normal (priority 0) column.
 pub(crate) const fn col(
@@ -201,6 +216,41 @@ pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
 /// The number of entries of the map at `ptr` (0 when absent).
 pub(crate) fn map_len(v: &Value, ptr: &str) -> usize {
     at(v, ptr).and_then(Value::as_object).map_or(0, |m| m.len())
+}
+
+/// printers.go `printBoolPtr`: "True" / "False", or `<unset>` when absent.
+pub(crate) fn bool_ptr_string(v: &Value, ptr: &str) -> &'static str {
+    match at(v, ptr).and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    }
+}
+
+/// A resource.Quantity (a JSON string, or a bare number) as given, if present.
+pub(crate) fn quantity_at(v: &Value, ptr: &str) -> Option<String> {
+    match get(v, ptr)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An intstr.IntOrString as its `String()` renders it, if present.
+pub(crate) fn int_or_string_at(v: &Value, ptr: &str) -> Option<String> {
+    match get(v, ptr)? {
+        Value::String(s) => Some(s.clone()),
+        n @ Value::Number(_) => as_int(n).map(|i| i.to_string()),
+        _ => None,
+    }
+}
+
+/// The status of the first condition of type `type_` in the array at `ptr`.
+pub(crate) fn condition_status<'a>(v: &'a Value, ptr: &str, type_: &str) -> Option<&'a str> {
+    arr_at(v, ptr)
+        .iter()
+        .find(|c| str_at(c, "/type") == type_)
+        .map(|c| str_at(c, "/status"))
 }
 
 /// `metadata.name` as a cell.
