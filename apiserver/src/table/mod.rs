@@ -25,9 +25,11 @@ pub mod endpointslices;
 pub mod events;
 pub mod leases;
 pub mod namespaces;
+pub mod networking;
 pub mod nodes;
 pub mod pods;
 pub mod policy;
+pub mod rbac;
 pub mod services;
 pub mod workloads;
 
@@ -77,6 +79,13 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         ("batch", "cronjobs") => &batch::CronJobPrinter,
         ("autoscaling", "horizontalpodautoscalers") => &autoscaling::HpaPrinter,
         ("policy", "poddisruptionbudgets") => &policy::PdbPrinter,
+        ("networking.k8s.io", "networkpolicies") => &networking::NetworkPolicyPrinter,
+        ("networking.k8s.io", "ingresses") => &networking::IngressPrinter,
+        ("networking.k8s.io", "ingressclasses") => &networking::IngressClassPrinter,
+        ("networking.k8s.io", "ipaddresses") => &networking::IpAddressPrinter,
+        ("networking.k8s.io", "servicecidrs") => &networking::ServiceCidrPrinter,
+        ("rbac.authorization.k8s.io", "rolebindings") => &rbac::ROLE_BINDING,
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => &rbac::CLUSTER_ROLE_BINDING,
         _ => &default::DefaultPrinter,
     }
 }
