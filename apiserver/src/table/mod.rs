@@ -18,6 +18,7 @@ pub mod apps;
 pub mod autoscaling;
 pub mod batch;
 pub mod config;
+pub mod core_extra;
 pub mod default;
 pub mod duration;
 pub mod endpoints;
@@ -30,7 +31,9 @@ pub mod nodes;
 pub mod pods;
 pub mod policy;
 pub mod rbac;
+pub mod scheduling;
 pub mod services;
+pub mod storage;
 pub mod workloads;
 
 /// One column of a meta.k8s.io/v1 Table.
@@ -86,6 +89,17 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         ("networking.k8s.io", "servicecidrs") => &networking::ServiceCidrPrinter,
         ("rbac.authorization.k8s.io", "rolebindings") => &rbac::ROLE_BINDING,
         ("rbac.authorization.k8s.io", "clusterrolebindings") => &rbac::CLUSTER_ROLE_BINDING,
+        ("storage.k8s.io", "storageclasses") => &storage::StorageClassPrinter,
+        ("storage.k8s.io", "volumeattributesclasses") => &storage::VolumeAttributesClassPrinter,
+        ("storage.k8s.io", "csidrivers") => &storage::CsiDriverPrinter,
+        ("storage.k8s.io", "csinodes") => &storage::CsiNodePrinter,
+        ("storage.k8s.io", "volumeattachments") => &storage::VolumeAttachmentPrinter,
+        ("", "persistentvolumes") => &storage::PersistentVolumePrinter,
+        ("", "persistentvolumeclaims") => &storage::PersistentVolumeClaimPrinter,
+        ("", "resourcequotas") => &core_extra::ResourceQuotaPrinter,
+        ("", "componentstatuses") => &core_extra::ComponentStatusPrinter,
+        ("scheduling.k8s.io", "priorityclasses") => &scheduling::PriorityClassPrinter,
+        ("node.k8s.io", "runtimeclasses") => &scheduling::RuntimeClassPrinter,
         _ => &default::DefaultPrinter,
     }
 }
