@@ -14,9 +14,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub mod admission;
+pub mod apiregistration;
 pub mod apps;
 pub mod autoscaling;
 pub mod batch;
+pub mod certificates;
 pub mod config;
 pub mod core_extra;
 pub mod default;
@@ -54,6 +57,9 @@ pub trait Printer: Send + Sync {
     /// One row's cells for `obj` (the full JSON object as stored), given the current time.
     fn cells(&self, obj: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value>;
 }
+
+/// Shortens registration lines so each stays on one line.
+const ADMISSION: &str = "admissionregistration.k8s.io";
 
 /// The printer for a resource, keyed by (group, resource) e.g. ("", "pods"),
 /// ("apps", "deployments"), ("discovery.k8s.io", "endpointslices"),
@@ -100,6 +106,15 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         ("", "componentstatuses") => &core_extra::ComponentStatusPrinter,
         ("scheduling.k8s.io", "priorityclasses") => &scheduling::PriorityClassPrinter,
         ("node.k8s.io", "runtimeclasses") => &scheduling::RuntimeClassPrinter,
+        ("certificates.k8s.io", "certificatesigningrequests") => &certificates::CsrPrinter,
+        ("certificates.k8s.io", "clustertrustbundles") => &certificates::ClusterTrustBundlePrinter,
+        (ADMISSION, "mutatingwebhookconfigurations") => &admission::WebhookConfigurationPrinter,
+        (ADMISSION, "validatingwebhookconfigurations") => &admission::WebhookConfigurationPrinter,
+        (ADMISSION, "validatingadmissionpolicies") => &admission::VALIDATING_POLICY,
+        (ADMISSION, "validatingadmissionpolicybindings") => &admission::PolicyBindingPrinter,
+        (ADMISSION, "mutatingadmissionpolicies") => &admission::MUTATING_POLICY,
+        (ADMISSION, "mutatingadmissionpolicybindings") => &admission::PolicyBindingPrinter,
+        ("apiregistration.k8s.io", "apiservices") => &apiregistration::ApiServicePrinter,
         _ => &default::DefaultPrinter,
     }
 }
