@@ -27,6 +27,7 @@ pub mod duration;
 pub mod endpoints;
 pub mod endpointslices;
 pub mod events;
+pub mod flowcontrol;
 pub mod leases;
 pub mod namespaces;
 pub mod networking;
@@ -34,6 +35,7 @@ pub mod nodes;
 pub mod pods;
 pub mod policy;
 pub mod rbac;
+pub mod resource_claims;
 pub mod scheduling;
 pub mod services;
 pub mod storage;
@@ -60,6 +62,7 @@ pub trait Printer: Send + Sync {
 
 /// Shortens registration lines so each stays on one line.
 const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
 
 /// The printer for a resource, keyed by (group, resource) e.g. ("", "pods"),
 /// ("apps", "deployments"), ("discovery.k8s.io", "endpointslices"),
@@ -115,6 +118,12 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         (ADMISSION, "mutatingadmissionpolicies") => &admission::MUTATING_POLICY,
         (ADMISSION, "mutatingadmissionpolicybindings") => &admission::PolicyBindingPrinter,
         ("apiregistration.k8s.io", "apiservices") => &apiregistration::ApiServicePrinter,
+        (FLOWCONTROL, "flowschemas") => &flowcontrol::FlowSchemaPrinter,
+        (FLOWCONTROL, "prioritylevelconfigurations") => &flowcontrol::PriorityLevelPrinter,
+        ("resource.k8s.io", "deviceclasses") => &resource_claims::NameAgePrinter,
+        ("resource.k8s.io", "resourceclaims") => &resource_claims::ResourceClaimPrinter,
+        ("resource.k8s.io", "resourceclaimtemplates") => &resource_claims::NameAgePrinter,
+        ("resource.k8s.io", "resourceslices") => &resource_claims::ResourceSlicePrinter,
         _ => &default::DefaultPrinter,
     }
 }
@@ -560,6 +569,29 @@ mod tests {
         assert_eq!(
             names(printer_for("example.com", "widgets")),
             ["Name", "Created At"]
+        );
+        // Upstream serves these with the default table convertor.
+        for (group, resource) in [
+            ("", "limitranges"),
+            ("rbac.authorization.k8s.io", "roles"),
+            ("rbac.authorization.k8s.io", "clusterroles"),
+            ("storage.k8s.io", "csistoragecapacities"),
+            ("apiextensions.k8s.io", "customresourcedefinitions"),
+        ] {
+            assert_eq!(names(printer_for(group, resource)), ["Name", "Created At"]);
+        }
+        assert_eq!(names(printer_for("batch", "jobs"))[1], "Status");
+        assert_eq!(
+            names(printer_for("autoscaling", "horizontalpodautoscalers"))[2],
+            "Targets"
+        );
+        assert_eq!(
+            names(printer_for("apiregistration.k8s.io", "apiservices"))[1],
+            "Service"
+        );
+        assert_eq!(
+            names(printer_for(FLOWCONTROL, "flowschemas"))[5],
+            "MissingPL"
         );
         // A core plural under another group is not the core printer.
         assert_eq!(
