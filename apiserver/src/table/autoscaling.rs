@@ -4,12 +4,14 @@
 //! Objects arrive in the served version's shape: v2 lists `spec.metrics` and
 //! `status.currentMetrics`; v1 has only `spec.targetCPUUtilizationPercentage`
 //! and `status.currentCPUUtilizationPercentage`, which print as the single CPU
-//! utilization metric they stand for. (The v1 metrics annotations are not read.)
+//! utilization metric they stand for, with any other metrics carried in the
+//! `autoscaling.alpha.kubernetes.io/(current-)metrics` annotations.
 
 use super::{
     age_cell, age_col, arr_at, col, get, int_at, name_cell, name_col, opt_int_at, quantity_at,
     str_at, Column, Printer,
 };
+use crate::registry::resources::hpa_versions::v1_to_v2;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -59,17 +61,16 @@ impl Printer for HpaPrinter {
     }
 }
 
-/// The TARGETS cell for either API version.
+/// The TARGETS cell for either API version. A v1 object is first brought
+/// back to its v2 form (CPU target plus the metrics annotations), as upstream
+/// prints from the internal object whatever the served version.
 fn targets(obj: &Value) -> String {
-    if get(obj, "/spec/metrics").is_none() {
-        return match opt_int_at(obj, "/spec/targetCPUUtilizationPercentage") {
-            None => "<none>".to_string(),
-            Some(target) => {
-                let current = opt_int_at(obj, "/status/currentCPUUtilizationPercentage")
-                    .map_or_else(|| "<unknown>".to_string(), |c| format!("{}%", c));
-                format!("cpu: {}/{}%", current, target)
-            }
-        };
+    if str_at(obj, "/apiVersion") == "autoscaling/v1" {
+        let v2 = v1_to_v2(obj.clone());
+        return format_metrics(
+            arr_at(&v2, "/spec/metrics"),
+            arr_at(&v2, "/status/currentMetrics"),
+        );
     }
     format_metrics(
         arr_at(obj, "/spec/metrics"),
@@ -258,10 +259,26 @@ mod tests {
                 json!("60s")
             ]
         );
-        let pending = json!({"spec": {"targetCPUUtilizationPercentage": 80}});
+        let pending =
+            json!({"apiVersion": "autoscaling/v1", "spec": {"targetCPUUtilizationPercentage": 80}});
         assert_eq!(
             HpaPrinter.cells(&pending, now())[2],
             json!("cpu: <unknown>/80%")
+        );
+        let annotated = json!({
+            "apiVersion": "autoscaling/v1",
+            "metadata": {"annotations": {
+                "autoscaling.alpha.kubernetes.io/metrics":
+                    r#"[{"type":"Pods","pods":{"metric":{"name":"qps"},"target":{"type":"AverageValue","averageValue":"10"}}}]"#,
+                "autoscaling.alpha.kubernetes.io/current-metrics":
+                    r#"[{"type":"Pods","pods":{"metric":{"name":"qps"},"current":{"averageValue":"7"}}}]"#
+            }},
+            "spec": {"targetCPUUtilizationPercentage": 50},
+            "status": {"currentCPUUtilizationPercentage": 20}
+        });
+        assert_eq!(
+            HpaPrinter.cells(&annotated, now())[2],
+            json!("cpu: 20%/50%, 7/10")
         );
     }
 

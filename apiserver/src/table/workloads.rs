@@ -161,9 +161,16 @@ impl Printer for ReplicationControllerPrinter {
             age_cell(obj, now),
             Value::from(names),
             Value::from(images),
-            Value::from(format_labels(get(obj, "/spec/selector"))),
+            Value::from(format_labels(rc_selector(obj))),
         ]
     }
+}
+
+/// spec.selector; decoding defaults an empty one to the template's labels.
+fn rc_selector(obj: &Value) -> Option<&Value> {
+    get(obj, "/spec/selector")
+        .filter(|s| s.as_object().is_some_and(|m| !m.is_empty()))
+        .or_else(|| get(obj, "/spec/template/metadata/labels"))
 }
 
 /// PodTemplates have no AGE column.
@@ -365,6 +372,11 @@ mod tests {
                 json!("postgres:16,exporter:1"),
                 json!("app=db,tier=data")
             ]
+        );
+        let defaulted = json!({"spec": {"template": template()}});
+        assert_eq!(
+            ReplicationControllerPrinter.cells(&defaulted, now())[7],
+            json!("app=db,tier=data")
         );
         assert_eq!(
             ReplicationControllerPrinter.cells(&json!({}), now()),
