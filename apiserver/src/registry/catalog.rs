@@ -17,6 +17,7 @@ use crate::registry::resources::{
     replicaset::ReplicaSetStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
+    statefulset::StatefulSetStrategy,
 };
 use crate::registry::strategy::DefaultStrategy;
 use crate::rest::typed;
@@ -262,6 +263,8 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["sts"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .names(Label)
+            .strategy(&StatefulSetStrategy)
             .done(),
         // events.k8s.io/v1: stored with core/v1 events.
         row::<events::v1::Event>()

@@ -155,7 +155,19 @@ pub fn keep_server_fields(new: &mut Value, old: &Value) {
 /// Kinds whose spec changes are counted in metadata.generation (the ones
 /// whose controllers report observedGeneration).
 pub fn tracks_generation(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "ReplicaSet" | "Pod")
+    matches!(
+        kind,
+        "Deployment"
+            | "ReplicaSet"
+            | "Pod"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "HorizontalPodAutoscaler"
+            | "PodDisruptionBudget"
+            | "ReplicationController"
+    )
 }
 
 /// Bumps metadata.generation when anything but metadata and status changed.

@@ -1,6 +1,6 @@
 //! apps/v1 Deployments.
 
-use super::{default_field, object_field, pod_template};
+use super::{default_field, object_field, pod_template, workload};
 use crate::registry::{Ctx, Strategy};
 use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
@@ -46,52 +46,13 @@ pub(crate) fn default_template(spec: &mut Value) {
     }
 }
 
-/// Selector/template checks shared by Deployments and ReplicaSets.
+/// Selector/template checks shared by Deployments and ReplicaSets
+/// (`ValidatePodTemplateSpecForReplicaSet`, whose words both kinds share).
 pub(crate) fn validate_workload(obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    let selector = obj.pointer("/spec/selector");
-    let match_labels = selector
-        .and_then(|s| s.get("matchLabels"))
-        .and_then(Value::as_object);
-    let has_exprs = selector
-        .and_then(|s| s.get("matchExpressions"))
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if match_labels.is_none_or(|m| m.is_empty()) && !has_exprs {
-        errs.push(FieldError::required("spec.selector", ""));
-        errs.push(FieldError::invalid(
-            "spec.selector",
-            selector.cloned().unwrap_or(json!({})),
-            "empty selector is invalid for deployment",
-        ));
-    }
-    let labels = obj
-        .pointer("/spec/template/metadata/labels")
-        .and_then(Value::as_object);
-    if let Some(ml) = match_labels {
-        let matches = ml
-            .iter()
-            .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
-        if !matches {
-            errs.push(FieldError::invalid(
-                "spec.template.metadata.labels",
-                Value::Object(labels.cloned().unwrap_or_default()),
-                "`selector` does not match template `labels`",
-            ));
-        }
-    }
-    if let Some(r) = obj.pointer("/spec/replicas").and_then(Value::as_i64) {
-        if r < 0 {
-            errs.push(FieldError::invalid(
-                "spec.replicas",
-                r,
-                "must be greater than or equal to 0",
-            ));
-        }
-    }
-    errs.extend(pod_template::validate_pod_spec(
-        obj.pointer("/spec/template/spec"),
-        "spec.template.spec",
-    ));
+    let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
+    workload::nonnegative(&mut errs, &spec, "/replicas", "spec.replicas");
+    workload::validate_selector(&mut errs, &spec, "deployment");
+    workload::validate_long_running_template(&mut errs, &spec, "ReplicaSet");
     errs
 }

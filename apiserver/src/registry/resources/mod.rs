@@ -11,6 +11,8 @@ pub mod pod_template;
 pub mod replicaset;
 pub mod secret;
 pub mod service;
+pub mod statefulset;
+pub mod workload;
 
 use serde_json::Value;
 
