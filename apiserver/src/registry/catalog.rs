@@ -7,10 +7,12 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
     hpa_versions::HpaV1Strategy,
+    job::JobStrategy,
     namespace::NamespaceStrategy,
     node::NodeStrategy,
     pod::PodStrategy,
@@ -246,6 +248,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["ds"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&DaemonSetStrategy)
             .done(),
         row::<apps::v1::Deployment>()
             .short(&["deploy"])
@@ -314,6 +317,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<batch::v1::Job>()
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&JobStrategy)
             .done(),
         // certificates.k8s.io/v1
         row::<certificates::v1::CertificateSigningRequest>()

@@ -108,17 +108,18 @@ pub(crate) fn validate_long_running_template(errs: &mut Vec<FieldError>, spec: &
     }
 }
 
-/// A PodTemplateSpec at `path`: its labels, annotations and pod spec.
+/// `ValidatePodTemplateSpec` at `path`: labels and annotations (reported
+/// at `<path>.labels`, as kube-apiserver does) and the pod spec.
 pub(crate) fn validate_template(template: Option<&Value>, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let meta = template.and_then(|t| t.get("metadata"));
     errs.extend(names::validate_labels(
         meta.and_then(|m| m.get("labels")),
-        &format!("{path}.metadata.labels"),
+        &format!("{path}.labels"),
     ));
     errs.extend(names::validate_annotations(
         meta.and_then(|m| m.get("annotations")),
-        &format!("{path}.metadata.annotations"),
+        &format!("{path}.annotations"),
     ));
     errs.extend(pod_template::validate_pod_spec(
         template.and_then(|t| t.get("spec")),
