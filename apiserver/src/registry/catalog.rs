@@ -7,10 +7,12 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    cronjob::CronJobStrategy,
     daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
+    hpa::HpaStrategy,
     hpa_versions::HpaV1Strategy,
     job::JobStrategy,
     namespace::NamespaceStrategy,
@@ -301,6 +303,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["hpa"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&HpaStrategy)
             .done(),
         row::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
@@ -313,6 +316,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["cj"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&CronJobStrategy)
             .done(),
         row::<batch::v1::Job>()
             .categories(ALL)

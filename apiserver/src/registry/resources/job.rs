@@ -196,9 +196,9 @@ fn validate_generated_selector(obj: &Value) -> Vec<FieldError> {
     errs
 }
 
-/// `ValidateJobSpec` at `path` (`spec`, or a CronJob's
-/// `spec.jobTemplate.spec`).
-pub(crate) fn validate_job_spec(spec: &Value, path: &str) -> Vec<FieldError> {
+/// `validateJobSpec` at `path` (`spec`, or a CronJob's
+/// `spec.jobTemplate.spec`): everything but the selector.
+pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for f in [
         "parallelism",
@@ -286,6 +286,14 @@ pub(crate) fn validate_job_spec(spec: &Value, path: &str) -> Vec<FieldError> {
             &["OnFailure", "Never"],
         )),
     }
+    errs
+}
+
+/// `ValidateJobSpec`: [`validate_job_spec_fields`] plus the selector, which
+/// must select the template's labels.
+pub(crate) fn validate_job_spec(spec: &Value, path: &str) -> Vec<FieldError> {
+    let mut errs = validate_job_spec_fields(spec, path);
+    let template_path = format!("{path}.template");
     let selector = spec.get("selector").filter(|v| !v.is_null());
     if selector.is_none() {
         errs.push(FieldError::required(format!("{path}.selector"), ""));

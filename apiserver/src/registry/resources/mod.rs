@@ -1,9 +1,11 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
+pub mod hpa;
 pub mod hpa_versions;
 pub mod job;
 pub mod namespace;
