@@ -7,6 +7,7 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    controller_revision::ControllerRevisionStrategy,
     cronjob::CronJobStrategy,
     daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
@@ -17,8 +18,11 @@ use crate::registry::resources::{
     job::JobStrategy,
     namespace::NamespaceStrategy,
     node::NodeStrategy,
+    pdb::PdbStrategy,
     pod::PodStrategy,
+    pod_template::PodTemplateStrategy,
     replicaset::ReplicaSetStrategy,
+    replication_controller::ReplicationControllerStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
     statefulset::StatefulSetStrategy,
@@ -214,11 +218,14 @@ fn resources() -> Vec<ResourceDef> {
             .subresources(pod_subresources)
             .strategy(&PodStrategy)
             .done(),
-        row::<core::v1::PodTemplate>().done(),
+        row::<core::v1::PodTemplate>()
+            .strategy(&PodTemplateStrategy)
+            .done(),
         row::<core::v1::ReplicationController>()
             .short(&["rc"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .strategy(&ReplicationControllerStrategy)
             .done(),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
@@ -245,7 +252,9 @@ fn resources() -> Vec<ResourceDef> {
             .names(PathSegment)
             .done(),
         // apps/v1
-        row::<apps::v1::ControllerRevision>().done(),
+        row::<apps::v1::ControllerRevision>()
+            .strategy(&ControllerRevisionStrategy)
+            .done(),
         row::<apps::v1::DaemonSet>()
             .short(&["ds"])
             .categories(ALL)
@@ -349,6 +358,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
             .subresources(STATUS)
+            .strategy(&PdbStrategy)
             .done(),
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRoleBinding>()

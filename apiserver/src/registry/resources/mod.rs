@@ -1,5 +1,6 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod controller_revision;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
@@ -10,9 +11,11 @@ pub mod hpa_versions;
 pub mod job;
 pub mod namespace;
 pub mod node;
+pub mod pdb;
 pub mod pod;
 pub mod pod_template;
 pub mod replicaset;
+pub mod replication_controller;
 pub mod secret;
 pub mod service;
 pub mod statefulset;
