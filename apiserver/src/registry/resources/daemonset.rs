@@ -165,9 +165,7 @@ fn validate_rolling_update(errs: &mut Vec<FieldError>, ru: &Value) {
 
 /// `ValidateDaemonSetUpdate` plus the strategy's immutable selector.
 pub(crate) fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errs = validate(new);
-    workload::immutable(&mut errs, new, old, "/spec/selector", "spec.selector");
-    errs
+    workload::with_immutable_selector(validate(new), new, old)
 }
 
 #[cfg(test)]

@@ -211,6 +211,17 @@ pub(crate) fn immutable(
     }
 }
 
+/// `errs` plus apps/v1's immutable `spec.selector` (the update rule of
+/// Deployments, ReplicaSets and DaemonSets).
+pub(crate) fn with_immutable_selector(
+    mut errs: Vec<FieldError>,
+    new: &Value,
+    old: &Value,
+) -> Vec<FieldError> {
+    immutable(&mut errs, new, old, "/spec/selector", "spec.selector");
+    errs
+}
+
 /// The object with `spec` keys in `keep` replaced by the old object's.
 pub(crate) fn spec_without(obj: &Value, old: &Value, keep: &[&str]) -> Value {
     let mut spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
