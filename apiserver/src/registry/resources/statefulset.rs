@@ -28,11 +28,19 @@ pub(crate) fn defaults(obj: &mut Value) {
     };
     default_field(spec, "podManagementPolicy", json!("OrderedReady"));
     if let Some(strategy) = object_field(spec, "updateStrategy") {
-        default_field(strategy, "type", json!("RollingUpdate"));
-        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-            if let Some(ru) = object_field(strategy, "rollingUpdate") {
-                default_field(ru, "partition", json!(0));
-            }
+        // rollingUpdate is created only along with a defaulted type.
+        if strategy.get("type").is_none_or(|t| t.is_null() || t == "") {
+            strategy["type"] = json!("RollingUpdate");
+            default_field(strategy, "rollingUpdate", json!({}));
+        }
+        let rolling = strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate");
+        if let Some(ru) = strategy
+            .get_mut("rollingUpdate")
+            .filter(|ru| rolling && ru.is_object())
+        {
+            default_field(ru, "partition", json!(0));
+            // MaxUnavailableStatefulSet is on by default since v1.35.
+            default_field(ru, "maxUnavailable", json!(1));
         }
     }
     if let Some(policy) = object_field(spec, "persistentVolumeClaimRetentionPolicy") {
@@ -192,7 +200,7 @@ mod tests {
         assert_eq!(s["podManagementPolicy"], "OrderedReady");
         assert_eq!(
             s["updateStrategy"],
-            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}})
         );
         assert_eq!(s["replicas"], 1);
         assert_eq!(s["revisionHistoryLimit"], 10);
@@ -210,6 +218,13 @@ mod tests {
         o["spec"]["updateStrategy"] = json!({"type": "OnDelete"});
         defaults(&mut o);
         assert_eq!(o["spec"]["updateStrategy"], json!({"type": "OnDelete"}));
+        let mut o = sts();
+        o["spec"]["updateStrategy"] = json!({"type": "RollingUpdate"});
+        defaults(&mut o);
+        assert_eq!(
+            o["spec"]["updateStrategy"],
+            json!({"type": "RollingUpdate"})
+        );
     }
 
     #[test]
@@ -217,8 +232,7 @@ mod tests {
         let mut o = defaulted();
         o["spec"]["podManagementPolicy"] = json!("Sometimes");
         o["spec"]["replicas"] = json!(-1);
-        o["spec"]["updateStrategy"] =
-            json!({"type": "RollingUpdate", "rollingUpdate": {"partition": -2}});
+        o["spec"]["updateStrategy"] = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": -2, "maxUnavailable": 0}});
         o["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] = json!("Keep");
         o["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
         o["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
@@ -228,6 +242,7 @@ mod tests {
             vec![
                 r#"spec.podManagementPolicy: Invalid value: "Sometimes": must be 'OrderedReady' or 'Parallel'"#,
                 "spec.updateStrategy.rollingUpdate.partition: Invalid value: -2: must be greater than or equal to 0",
+                "spec.updateStrategy.rollingUpdate.maxUnavailable: Invalid value: 0: cannot be 0",
                 r#"spec.persistentVolumeClaimRetentionPolicy.whenScaled: Unsupported value: "Keep": supported values: "Retain", "Delete""#,
                 "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
                 r#"spec.template.metadata.labels: Invalid value: {"app":"other"}: `selector` does not match template `labels`"#,
