@@ -162,33 +162,42 @@ fn validate_generated_selector(obj: &Value) -> Vec<FieldError> {
     if uid.is_empty() {
         errs.push(FieldError::required("metadata.uid", ""));
     }
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let labels = obj
         .pointer("/spec/template/metadata/labels")
         .and_then(Value::as_object);
-    for key in [CONTROLLER_UID, LEGACY_CONTROLLER_UID] {
-        match labels.and_then(|l| l.get(key)).and_then(Value::as_str) {
-            None => errs.push(FieldError::required(
-                format!("spec.template.metadata.labels[{key}]"),
-                "",
-            )),
-            Some(v) if v != uid => errs.push(FieldError::invalid(
-                format!("spec.template.metadata.labels[{key}]"),
-                v,
-                format!("must be '{uid}'"),
+    let expected = [
+        (LEGACY_CONTROLLER_UID, uid),
+        (LEGACY_JOB_NAME, name),
+        (CONTROLLER_UID, uid),
+        (JOB_NAME, name),
+    ];
+    // `ValidateHasLabel` for each label the selector generation sets.
+    for (key, want) in expected {
+        let path = format!("spec.template.metadata.labels[{key}]");
+        match labels.and_then(|l| l.get(key)) {
+            None => errs.push(FieldError::required(path, format!("must be '{want}'"))),
+            Some(v) if v.as_str() != Some(want) => errs.push(FieldError::invalid(
+                path,
+                Value::Object(labels.cloned().unwrap_or_default()),
+                format!("must be '{want}'"),
             )),
             _ => {}
         }
     }
-    let Some(selector) = obj.pointer("/spec/selector").filter(|v| !v.is_null()) else {
-        return errs;
-    };
-    let mut expected = serde_json::Map::new();
-    expected.insert(CONTROLLER_UID.into(), json!(uid));
-    if let Ok(sel) = LabelSelector::from_label_selector(Some(selector)) {
+    let expected: serde_json::Map<String, Value> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let selector = obj.pointer("/spec/selector").filter(|v| !v.is_null());
+    if let Ok(sel) = LabelSelector::from_label_selector(selector) {
         if !sel.matches(&expected) {
             errs.push(FieldError::invalid(
                 "spec.selector",
-                selector.clone(),
+                selector.cloned().unwrap_or(Value::Null),
                 "`selector` not auto-generated",
             ));
         }
@@ -495,6 +504,28 @@ mod tests {
                 r#"spec.template.spec.restartPolicy: Unsupported value: "Sometimes": supported values: "OnFailure", "Never""#
             ]
         );
+    }
+
+    #[test]
+    fn generated_labels_must_be_intact() {
+        let mut o = job();
+        o["spec"]["template"]["metadata"]["labels"]["job-name"] = json!("other");
+        o["spec"]["template"]["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove(CONTROLLER_UID);
+        let errs = rendered(&validate(&o));
+        assert!(errs[0].starts_with(r#"spec.template.metadata.labels[job-name]: Invalid value: {"#));
+        assert!(errs[0].ends_with("}: must be 'pi'"));
+        assert_eq!(
+            errs[1],
+            format!(
+                "spec.template.metadata.labels[{CONTROLLER_UID}]: Required value: must be '{UID}'"
+            )
+        );
+        let mut o = job();
+        o["metadata"]["uid"] = json!("");
+        assert_eq!(rendered(&validate(&o))[0], "metadata.uid: Required value");
     }
 
     #[test]
