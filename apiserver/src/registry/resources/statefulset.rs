@@ -50,6 +50,20 @@ pub(crate) fn defaults(obj: &mut Value) {
     default_field(spec, "replicas", json!(1));
     default_field(spec, "revisionHistoryLimit", json!(10));
     deployment::default_template(spec);
+    // Claim templates take the PersistentVolumeClaim defaults.
+    if let Some(claims) = spec
+        .get_mut("volumeClaimTemplates")
+        .and_then(Value::as_array_mut)
+    {
+        for claim in claims.iter_mut().filter(|c| c.is_object()) {
+            if let Some(claim_spec) = object_field(claim, "spec") {
+                default_field(claim_spec, "volumeMode", json!("Filesystem"));
+            }
+            if let Some(status) = object_field(claim, "status") {
+                default_field(status, "phase", json!("Pending"));
+            }
+        }
+    }
 }
 
 /// `ValidateStatefulSetSpec`.
@@ -210,6 +224,17 @@ mod tests {
         );
         assert_eq!(s["template"]["spec"]["restartPolicy"], "Always");
         assert!(validate(&o).is_empty(), "{:?}", validate(&o));
+    }
+
+    #[test]
+    fn claim_templates_take_pvc_defaults() {
+        let mut o = sts();
+        o["spec"]["volumeClaimTemplates"] = json!([{"metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]);
+        defaults(&mut o);
+        let claim = &o["spec"]["volumeClaimTemplates"][0];
+        assert_eq!(claim["spec"]["volumeMode"], "Filesystem");
+        assert_eq!(claim["status"]["phase"], "Pending");
     }
 
     #[test]
