@@ -7,16 +7,25 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    controller_revision::ControllerRevisionStrategy,
+    cronjob::CronJobStrategy,
+    daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
+    hpa::HpaStrategy,
     hpa_versions::HpaV1Strategy,
+    job::JobStrategy,
     namespace::NamespaceStrategy,
     node::NodeStrategy,
+    pdb::PdbStrategy,
     pod::PodStrategy,
+    pod_template::PodTemplateStrategy,
     replicaset::ReplicaSetStrategy,
+    replication_controller::ReplicationControllerStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
+    statefulset::StatefulSetStrategy,
 };
 use crate::registry::strategy::DefaultStrategy;
 use crate::rest::typed;
@@ -209,11 +218,14 @@ fn resources() -> Vec<ResourceDef> {
             .subresources(pod_subresources)
             .strategy(&PodStrategy)
             .done(),
-        row::<core::v1::PodTemplate>().done(),
+        row::<core::v1::PodTemplate>()
+            .strategy(&PodTemplateStrategy)
+            .done(),
         row::<core::v1::ReplicationController>()
             .short(&["rc"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .strategy(&ReplicationControllerStrategy)
             .done(),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
@@ -240,11 +252,14 @@ fn resources() -> Vec<ResourceDef> {
             .names(PathSegment)
             .done(),
         // apps/v1
-        row::<apps::v1::ControllerRevision>().done(),
+        row::<apps::v1::ControllerRevision>()
+            .strategy(&ControllerRevisionStrategy)
+            .done(),
         row::<apps::v1::DaemonSet>()
             .short(&["ds"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&DaemonSetStrategy)
             .done(),
         row::<apps::v1::Deployment>()
             .short(&["deploy"])
@@ -262,6 +277,8 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["sts"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .names(Label)
+            .strategy(&StatefulSetStrategy)
             .done(),
         // events.k8s.io/v1: stored with core/v1 events.
         row::<events::v1::Event>()
@@ -295,6 +312,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["hpa"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&HpaStrategy)
             .done(),
         row::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
@@ -307,10 +325,12 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["cj"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&CronJobStrategy)
             .done(),
         row::<batch::v1::Job>()
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&JobStrategy)
             .done(),
         // certificates.k8s.io/v1
         row::<certificates::v1::CertificateSigningRequest>()
@@ -338,6 +358,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
             .subresources(STATUS)
+            .strategy(&PdbStrategy)
             .done(),
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRoleBinding>()

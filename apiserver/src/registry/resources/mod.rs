@@ -1,16 +1,25 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod controller_revision;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
+pub mod hpa;
 pub mod hpa_versions;
+pub mod job;
 pub mod namespace;
 pub mod node;
+pub mod pdb;
 pub mod pod;
 pub mod pod_template;
 pub mod replicaset;
+pub mod replication_controller;
 pub mod secret;
 pub mod service;
+pub mod statefulset;
+pub mod workload;
 
 use serde_json::Value;
 
