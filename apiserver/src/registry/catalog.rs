@@ -12,6 +12,7 @@ use crate::registry::resources::{
     event::{EventStrategy, EventsV1Strategy},
     hpa_versions::HpaV1Strategy,
     namespace::NamespaceStrategy,
+    network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
     pod::PodStrategy,
     replicaset::ReplicaSetStrategy,
@@ -330,6 +331,7 @@ fn resources() -> Vec<ResourceDef> {
             .done(),
         row::<networking::v1::NetworkPolicy>()
             .short(&["netpol"])
+            .strategy(&NetworkPolicyStrategy)
             .done(),
         row::<networking::v1::ServiceCIDR>()
             .subresources(STATUS)

@@ -5,6 +5,7 @@ pub mod endpoints;
 pub mod event;
 pub mod hpa_versions;
 pub mod namespace;
+pub mod network_policy;
 pub mod node;
 pub mod pod;
 pub mod pod_template;
