@@ -11,10 +11,16 @@ use crate::registry::resources::{
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
     hpa_versions::HpaV1Strategy,
+    ingress::IngressStrategy,
+    ingress_class::IngressClassStrategy,
     namespace::NamespaceStrategy,
     network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
+    persistent_volume::PersistentVolumeStrategy,
+    persistent_volume_claim::PersistentVolumeClaimStrategy,
     pod::PodStrategy,
+    rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
+    rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
@@ -199,10 +205,12 @@ fn resources() -> Vec<ResourceDef> {
         row::<core::v1::PersistentVolumeClaim>()
             .short(&["pvc"])
             .subresources(STATUS)
+            .strategy(&PersistentVolumeClaimStrategy)
             .done(),
         row::<core::v1::PersistentVolume>()
             .short(&["pv"])
             .subresources(STATUS)
+            .strategy(&PersistentVolumeStrategy)
             .done(),
         row::<core::v1::Pod>()
             .short(&["po"])
@@ -320,10 +328,13 @@ fn resources() -> Vec<ResourceDef> {
             .names(PathSegment)
             .done(),
         // networking.k8s.io/v1
-        row::<networking::v1::IngressClass>().done(),
+        row::<networking::v1::IngressClass>()
+            .strategy(&IngressClassStrategy)
+            .done(),
         row::<networking::v1::Ingress>()
             .short(&["ing"])
             .subresources(STATUS)
+            .strategy(&IngressStrategy)
             .done(),
         row::<networking::v1::IPAddress>()
             .short(&["ip"])
@@ -344,10 +355,20 @@ fn resources() -> Vec<ResourceDef> {
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRoleBinding>()
             .names(PathSegment)
+            .strategy(&ClusterRoleBindingStrategy)
             .done(),
-        row::<rbac::v1::ClusterRole>().names(PathSegment).done(),
-        row::<rbac::v1::RoleBinding>().names(PathSegment).done(),
-        row::<rbac::v1::Role>().names(PathSegment).done(),
+        row::<rbac::v1::ClusterRole>()
+            .names(PathSegment)
+            .strategy(&ClusterRoleStrategy)
+            .done(),
+        row::<rbac::v1::RoleBinding>()
+            .names(PathSegment)
+            .strategy(&RoleBindingStrategy)
+            .done(),
+        row::<rbac::v1::Role>()
+            .names(PathSegment)
+            .strategy(&RoleStrategy)
+            .done(),
         // storage.k8s.io/v1
         row::<storage::v1::CSIDriver>().done(),
         row::<storage::v1::CSINode>().done(),

@@ -2,3 +2,4 @@ pub mod checks;
 pub mod field_error;
 pub mod label_selector;
 pub mod names;
+pub mod quantity;
