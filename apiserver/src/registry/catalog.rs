@@ -7,6 +7,7 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    csi_driver::CsiDriverStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
@@ -19,11 +20,14 @@ use crate::registry::resources::{
     persistent_volume::PersistentVolumeStrategy,
     persistent_volume_claim::PersistentVolumeClaimStrategy,
     pod::PodStrategy,
+    priority_class::PriorityClassStrategy,
     rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
+    runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
+    storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
 };
 use crate::registry::strategy::DefaultStrategy;
 use crate::rest::typed;
@@ -370,15 +374,21 @@ fn resources() -> Vec<ResourceDef> {
             .strategy(&RoleStrategy)
             .done(),
         // storage.k8s.io/v1
-        row::<storage::v1::CSIDriver>().done(),
+        row::<storage::v1::CSIDriver>()
+            .strategy(&CsiDriverStrategy)
+            .done(),
         row::<storage::v1::CSINode>().done(),
         row::<storage::v1::CSIStorageCapacity>().done(),
-        row::<storage::v1::StorageClass>().short(&["sc"]).done(),
+        row::<storage::v1::StorageClass>()
+            .short(&["sc"])
+            .strategy(&StorageClassStrategy)
+            .done(),
         row::<storage::v1::VolumeAttachment>()
             .subresources(STATUS)
             .done(),
         row::<storage::v1::VolumeAttributesClass>()
             .short(&["vac"])
+            .strategy(&VolumeAttributesClassStrategy)
             .done(),
         // admissionregistration.k8s.io/v1
         row::<admissionregistration::v1::MutatingWebhookConfiguration>()
@@ -401,11 +411,16 @@ fn resources() -> Vec<ResourceDef> {
             .subresources(STATUS)
             .done(),
         // scheduling.k8s.io/v1
-        row::<scheduling::v1::PriorityClass>().short(&["pc"]).done(),
+        row::<scheduling::v1::PriorityClass>()
+            .short(&["pc"])
+            .strategy(&PriorityClassStrategy)
+            .done(),
         // coordination.k8s.io/v1
         row::<coordination::v1::Lease>().upsert().done(),
         // node.k8s.io/v1
-        row::<node::v1::RuntimeClass>().done(),
+        row::<node::v1::RuntimeClass>()
+            .strategy(&RuntimeClassStrategy)
+            .done(),
         // discovery.k8s.io/v1
         row::<discovery::v1::EndpointSlice>().upsert().done(),
         // flowcontrol.apiserver.k8s.io/v1

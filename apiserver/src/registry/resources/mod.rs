@@ -1,5 +1,6 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod csi_driver;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
@@ -13,11 +14,14 @@ pub mod persistent_volume;
 pub mod persistent_volume_claim;
 pub mod pod;
 pub mod pod_template;
+pub mod priority_class;
 pub mod rbac_binding;
 pub mod rbac_role;
 pub mod replicaset;
+pub mod runtime_class;
 pub mod secret;
 pub mod service;
+pub mod storage_class;
 
 use serde_json::Value;
 
