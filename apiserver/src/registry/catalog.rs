@@ -28,6 +28,9 @@ use crate::registry::resources::{
     secret::SecretStrategy,
     service::ServiceStrategy,
     storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
+    webhook_configuration::{
+        MutatingWebhookConfigurationStrategy, ValidatingWebhookConfigurationStrategy,
+    },
 };
 use crate::registry::strategy::DefaultStrategy;
 use crate::rest::typed;
@@ -393,6 +396,7 @@ fn resources() -> Vec<ResourceDef> {
         // admissionregistration.k8s.io/v1
         row::<admissionregistration::v1::MutatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)
+            .strategy(&MutatingWebhookConfigurationStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .categories(API_EXTENSIONS)
@@ -403,6 +407,7 @@ fn resources() -> Vec<ResourceDef> {
             .done(),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)
+            .strategy(&ValidatingWebhookConfigurationStrategy)
             .done(),
         // apiextensions.k8s.io/v1
         row::<apiextensions::v1::CustomResourceDefinition>()
