@@ -7,6 +7,7 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    certificate_signing_request::CertificateSigningRequestStrategy,
     csi_driver::CsiDriverStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
@@ -333,6 +334,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["csr"])
             .subresources(&["approval", "status"])
             .names(PathSegment)
+            .strategy(&CertificateSigningRequestStrategy)
             .done(),
         // networking.k8s.io/v1
         row::<networking::v1::IngressClass>()

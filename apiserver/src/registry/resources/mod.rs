@@ -1,5 +1,6 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod certificate_signing_request;
 pub mod csi_driver;
 pub mod deployment;
 pub mod endpoints;
