@@ -7,8 +7,10 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    api_service::ApiServiceStrategy,
     certificate_signing_request::CertificateSigningRequestStrategy,
     csi_driver::CsiDriverStrategy,
+    custom_resource_definition::CustomResourceDefinitionStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
@@ -255,6 +257,7 @@ fn resources() -> Vec<ResourceDef> {
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
             .names(PathSegment)
+            .strategy(&ApiServiceStrategy)
             .done(),
         // apps/v1
         row::<apps::v1::ControllerRevision>().done(),
@@ -416,6 +419,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["crd", "crds"])
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
+            .strategy(&CustomResourceDefinitionStrategy)
             .done(),
         // scheduling.k8s.io/v1
         row::<scheduling::v1::PriorityClass>()

@@ -1,7 +1,9 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod api_service;
 pub mod certificate_signing_request;
 pub mod csi_driver;
+pub mod custom_resource_definition;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
