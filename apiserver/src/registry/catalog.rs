@@ -17,6 +17,7 @@ use crate::registry::resources::{
     hpa_versions::HpaV1Strategy,
     ingress::IngressStrategy,
     ingress_class::IngressClassStrategy,
+    ip_address::{IpAddressStrategy, ServiceCidrStrategy},
     namespace::NamespaceStrategy,
     network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
@@ -351,6 +352,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<networking::v1::IPAddress>()
             .short(&["ip"])
             .names(PathSegment)
+            .strategy(&IpAddressStrategy)
             .done(),
         row::<networking::v1::NetworkPolicy>()
             .short(&["netpol"])
@@ -358,6 +360,7 @@ fn resources() -> Vec<ResourceDef> {
             .done(),
         row::<networking::v1::ServiceCIDR>()
             .subresources(STATUS)
+            .strategy(&ServiceCidrStrategy)
             .done(),
         // policy/v1
         row::<policy::v1::PodDisruptionBudget>()

@@ -10,6 +10,7 @@ pub mod event;
 pub mod hpa_versions;
 pub mod ingress;
 pub mod ingress_class;
+pub mod ip_address;
 pub mod namespace;
 pub mod network_policy;
 pub mod node;
