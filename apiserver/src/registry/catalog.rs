@@ -14,6 +14,7 @@ use crate::registry::resources::{
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
+    flow_schema::FlowSchemaStrategy,
     hpa_versions::HpaV1Strategy,
     ingress::IngressStrategy,
     ingress_class::IngressClassStrategy,
@@ -25,6 +26,7 @@ use crate::registry::resources::{
     persistent_volume_claim::PersistentVolumeClaimStrategy,
     pod::PodStrategy,
     priority_class::PriorityClassStrategy,
+    priority_level::PriorityLevelConfigurationStrategy,
     rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
@@ -440,9 +442,11 @@ fn resources() -> Vec<ResourceDef> {
         // flowcontrol.apiserver.k8s.io/v1
         row::<flowcontrol::v1::FlowSchema>()
             .subresources(STATUS)
+            .strategy(&FlowSchemaStrategy)
             .done(),
         row::<flowcontrol::v1::PriorityLevelConfiguration>()
             .subresources(STATUS)
+            .strategy(&PriorityLevelConfigurationStrategy)
             .done(),
         // resource.k8s.io/v1
         row::<resource::v1::DeviceClass>().done(),
