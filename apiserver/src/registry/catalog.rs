@@ -7,25 +7,45 @@
 
 use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
+    api_service::ApiServiceStrategy,
+    certificate_signing_request::CertificateSigningRequestStrategy,
     controller_revision::ControllerRevisionStrategy,
     cronjob::CronJobStrategy,
+    csi_driver::CsiDriverStrategy,
+    custom_resource_definition::CustomResourceDefinitionStrategy,
     daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
+    flow_schema::FlowSchemaStrategy,
     hpa::HpaStrategy,
     hpa_versions::HpaV1Strategy,
+    ingress::IngressStrategy,
+    ingress_class::IngressClassStrategy,
+    ip_address::{IpAddressStrategy, ServiceCidrStrategy},
     job::JobStrategy,
     namespace::NamespaceStrategy,
+    network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
     pdb::PdbStrategy,
+    persistent_volume::PersistentVolumeStrategy,
+    persistent_volume_claim::PersistentVolumeClaimStrategy,
     pod::PodStrategy,
     pod_template::PodTemplateStrategy,
+    priority_class::PriorityClassStrategy,
+    priority_level::PriorityLevelConfigurationStrategy,
+    rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
+    rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
     replication_controller::ReplicationControllerStrategy,
+    runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
     statefulset::StatefulSetStrategy,
+    storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
+    webhook_configuration::{
+        MutatingWebhookConfigurationStrategy, ValidatingWebhookConfigurationStrategy,
+    },
 };
 use crate::registry::strategy::DefaultStrategy;
 use crate::rest::typed;
@@ -207,10 +227,12 @@ fn resources() -> Vec<ResourceDef> {
         row::<core::v1::PersistentVolumeClaim>()
             .short(&["pvc"])
             .subresources(STATUS)
+            .strategy(&PersistentVolumeClaimStrategy)
             .done(),
         row::<core::v1::PersistentVolume>()
             .short(&["pv"])
             .subresources(STATUS)
+            .strategy(&PersistentVolumeStrategy)
             .done(),
         row::<core::v1::Pod>()
             .short(&["po"])
@@ -250,6 +272,7 @@ fn resources() -> Vec<ResourceDef> {
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
             .names(PathSegment)
+            .strategy(&ApiServiceStrategy)
             .done(),
         // apps/v1
         row::<apps::v1::ControllerRevision>()
@@ -337,22 +360,29 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["csr"])
             .subresources(&["approval", "status"])
             .names(PathSegment)
+            .strategy(&CertificateSigningRequestStrategy)
             .done(),
         // networking.k8s.io/v1
-        row::<networking::v1::IngressClass>().done(),
+        row::<networking::v1::IngressClass>()
+            .strategy(&IngressClassStrategy)
+            .done(),
         row::<networking::v1::Ingress>()
             .short(&["ing"])
             .subresources(STATUS)
+            .strategy(&IngressStrategy)
             .done(),
         row::<networking::v1::IPAddress>()
             .short(&["ip"])
             .names(PathSegment)
+            .strategy(&IpAddressStrategy)
             .done(),
         row::<networking::v1::NetworkPolicy>()
             .short(&["netpol"])
+            .strategy(&NetworkPolicyStrategy)
             .done(),
         row::<networking::v1::ServiceCIDR>()
             .subresources(STATUS)
+            .strategy(&ServiceCidrStrategy)
             .done(),
         // policy/v1
         row::<policy::v1::PodDisruptionBudget>()
@@ -363,24 +393,41 @@ fn resources() -> Vec<ResourceDef> {
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRoleBinding>()
             .names(PathSegment)
+            .strategy(&ClusterRoleBindingStrategy)
             .done(),
-        row::<rbac::v1::ClusterRole>().names(PathSegment).done(),
-        row::<rbac::v1::RoleBinding>().names(PathSegment).done(),
-        row::<rbac::v1::Role>().names(PathSegment).done(),
+        row::<rbac::v1::ClusterRole>()
+            .names(PathSegment)
+            .strategy(&ClusterRoleStrategy)
+            .done(),
+        row::<rbac::v1::RoleBinding>()
+            .names(PathSegment)
+            .strategy(&RoleBindingStrategy)
+            .done(),
+        row::<rbac::v1::Role>()
+            .names(PathSegment)
+            .strategy(&RoleStrategy)
+            .done(),
         // storage.k8s.io/v1
-        row::<storage::v1::CSIDriver>().done(),
+        row::<storage::v1::CSIDriver>()
+            .strategy(&CsiDriverStrategy)
+            .done(),
         row::<storage::v1::CSINode>().done(),
         row::<storage::v1::CSIStorageCapacity>().done(),
-        row::<storage::v1::StorageClass>().short(&["sc"]).done(),
+        row::<storage::v1::StorageClass>()
+            .short(&["sc"])
+            .strategy(&StorageClassStrategy)
+            .done(),
         row::<storage::v1::VolumeAttachment>()
             .subresources(STATUS)
             .done(),
         row::<storage::v1::VolumeAttributesClass>()
             .short(&["vac"])
+            .strategy(&VolumeAttributesClassStrategy)
             .done(),
         // admissionregistration.k8s.io/v1
         row::<admissionregistration::v1::MutatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)
+            .strategy(&MutatingWebhookConfigurationStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .categories(API_EXTENSIONS)
@@ -391,27 +438,36 @@ fn resources() -> Vec<ResourceDef> {
             .done(),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)
+            .strategy(&ValidatingWebhookConfigurationStrategy)
             .done(),
         // apiextensions.k8s.io/v1
         row::<apiextensions::v1::CustomResourceDefinition>()
             .short(&["crd", "crds"])
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
+            .strategy(&CustomResourceDefinitionStrategy)
             .done(),
         // scheduling.k8s.io/v1
-        row::<scheduling::v1::PriorityClass>().short(&["pc"]).done(),
+        row::<scheduling::v1::PriorityClass>()
+            .short(&["pc"])
+            .strategy(&PriorityClassStrategy)
+            .done(),
         // coordination.k8s.io/v1
         row::<coordination::v1::Lease>().upsert().done(),
         // node.k8s.io/v1
-        row::<node::v1::RuntimeClass>().done(),
+        row::<node::v1::RuntimeClass>()
+            .strategy(&RuntimeClassStrategy)
+            .done(),
         // discovery.k8s.io/v1
         row::<discovery::v1::EndpointSlice>().upsert().done(),
         // flowcontrol.apiserver.k8s.io/v1
         row::<flowcontrol::v1::FlowSchema>()
             .subresources(STATUS)
+            .strategy(&FlowSchemaStrategy)
             .done(),
         row::<flowcontrol::v1::PriorityLevelConfiguration>()
             .subresources(STATUS)
+            .strategy(&PriorityLevelConfigurationStrategy)
             .done(),
         // resource.k8s.io/v1
         row::<resource::v1::DeviceClass>().done(),

@@ -81,7 +81,7 @@ fn matches_dns1123_label(s: &str) -> bool {
         && b.iter().all(|&c| lower_alnum(c) || c == b'-')
 }
 
-fn matches_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn matches_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.split('.').all(matches_dns1123_label)
 }
 

@@ -1,24 +1,42 @@
 //! Resource-specific strategies (defaults, validation, field selectors).
 
+pub mod api_service;
+pub mod certificate_signing_request;
 pub mod controller_revision;
 pub mod cronjob;
+pub mod csi_driver;
+pub mod custom_resource_definition;
 pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
+pub mod flow_schema;
 pub mod hpa;
 pub mod hpa_versions;
+pub mod ingress;
+pub mod ingress_class;
+pub mod ip_address;
 pub mod job;
 pub mod namespace;
+pub mod network_policy;
 pub mod node;
 pub mod pdb;
+pub mod persistent_volume;
+pub mod persistent_volume_claim;
 pub mod pod;
 pub mod pod_template;
+pub mod priority_class;
+pub mod priority_level;
+pub mod rbac_binding;
+pub mod rbac_role;
 pub mod replicaset;
 pub mod replication_controller;
+pub mod runtime_class;
 pub mod secret;
 pub mod service;
 pub mod statefulset;
+pub mod storage_class;
+pub mod webhook_configuration;
 pub mod workload;
 
 use serde_json::Value;
