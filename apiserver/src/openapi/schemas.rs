@@ -290,6 +290,7 @@ impl Components {
         for (name, schema) in std::mem::take(&mut self.extra) {
             defs.entry(name).or_insert(schema);
         }
+        untyped_json_schema_unions(&mut defs);
         for list in &self.lists {
             let schema = list_schema(self.format, list, defs.get(&list.item));
             defs.insert(list.name.clone(), schema);
@@ -309,6 +310,23 @@ impl Components {
             );
         }
         defs.into_iter().collect()
+    }
+}
+
+/// The CRD schema's either-or types (`JSONSchemaPropsOrArray`, `...OrBool`,
+/// `...OrStringArray`) are published by kube-apiserver with a description
+/// only: their `oneOf` has no OpenAPI v2 form (nor a gnostic field).
+fn untyped_json_schema_unions(defs: &mut BTreeMap<String, Value>) {
+    const PREFIX: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr";
+    for (name, schema) in defs.iter_mut() {
+        if !name.starts_with(PREFIX) {
+            continue;
+        }
+        let description = schema.get("description").cloned();
+        *schema = match description {
+            Some(d) => json!({ "description": d }),
+            None => json!({}),
+        };
     }
 }
 
