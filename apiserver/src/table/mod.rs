@@ -132,11 +132,22 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
 // Column helpers and shared descriptions.
 // ---------------------------------------------------------------------------
 
-/// ObjectMeta.name documentation (the NAME column of every table).
-pub(crate) const NAME_DESC: &str = "Name of the object.";
+/// ObjectMeta.name documentation (the NAME column of every table), as upstream.
+pub(crate) const NAME_DESC: &str =
+    "Name must be unique within a namespace. Is required when creating resources, \
+    although some resources may allow a client to request the generation of an \
+    appropriate name automatically. Name is primarily intended for creation \
+    idempotence and configuration definition. Cannot be updated. More info: \
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 
-/// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns).
-pub(crate) const CREATED_DESC: &str = "Time since the object was created.";
+/// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns), as upstream.
+pub(crate) const CREATED_DESC: &str =
+    "CreationTimestamp is a timestamp representing the server time when this object \
+    was created. It is not guaranteed to be set in happens-before order across \
+    separate operations. Clients may not set this value. It is represented in \
+    RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for \
+    lists. More info: \
+    https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
 /// printers.go's literal description of the CONTAINERS columns.
 pub(crate) const CONTAINERS_DESC: &str = "Names of each container in the template.";
@@ -545,6 +556,15 @@ mod tests {
         );
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["name", "type", "format", "description", "priority"]);
+    }
+
+    #[test]
+    fn metadata_descriptions_are_upstreams() {
+        assert!(NAME_DESC.starts_with("Name must be unique within a namespace. Is required"));
+        assert!(NAME_DESC.ends_with("working-with-objects/names#names"));
+        assert!(CREATED_DESC
+            .contains("is in UTC.\n\nPopulated by the system. Read-only. Null for lists."));
+        assert!(!NAME_DESC.contains("  ") && !CREATED_DESC.contains("  "));
     }
 
     #[test]

@@ -52,7 +52,9 @@ impl Printer for RuntimeClassPrinter {
     fn columns(&self) -> Vec<Column> {
         vec![
             name_col(),
-            col("Handler", "string", "The CRI handler of the class."),
+            // Upstream looks the description up under ObjectMeta, which has
+            // no "handler" entry, so it is empty.
+            col("Handler", "string", ""),
             age_col(),
         ]
     }
@@ -121,6 +123,7 @@ mod tests {
             .map(|c| c.name)
             .collect();
         assert_eq!(c, ["Name", "Handler", "Age"]);
+        assert_eq!(RuntimeClassPrinter.columns()[1].description, "");
         let rc = json!({"metadata": {"name": "gvisor", "creationTimestamp": ago(10)}, "handler": "runsc"});
         assert_eq!(
             RuntimeClassPrinter.cells(&rc, now()),
