@@ -146,6 +146,26 @@ pub(crate) fn validate(obj: &Value) -> Vec<FieldError> {
     let mut errs = validate_generated_selector(obj);
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     errs.extend(validate_job_spec(&spec, "spec"));
+    // An Indexed job's last pod takes the hostname `<name>-<completions-1>`.
+    let indexed = spec.get("completionMode").and_then(Value::as_str) == Some("Indexed");
+    if let Some(c) = spec
+        .get("completions")
+        .and_then(Value::as_i64)
+        .filter(|c| indexed && *c > 0)
+    {
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let hostname = format!("{name}-{}", c - 1);
+        if !crate::validation::names::is_dns1123_label(&hostname).is_empty() {
+            errs.push(FieldError::invalid(
+                "metadata.name",
+                name,
+                format!("will not able to create pod with invalid DNS label: {hostname}"),
+            ));
+        }
+    }
     errs
 }
 
@@ -220,18 +240,26 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
     ] {
         workload::nonnegative(&mut errs, spec, &format!("/{f}"), &format!("{path}.{f}"));
     }
-    let mode = spec.get("completionMode").and_then(Value::as_str);
-    if let Some(b) = spec.get("backoffLimitPerIndex").and_then(Value::as_i64) {
-        if mode != Some("Indexed") {
-            errs.push(FieldError::invalid(
-                format!("{path}.backoffLimitPerIndex"),
-                b,
-                "requires indexed completion mode",
-            ));
-        }
+    let int = |k: &str| spec.get(k).and_then(Value::as_i64);
+    if int("maxFailedIndexes").is_some() && int("backoffLimitPerIndex").is_none() {
+        errs.push(FieldError::required(
+            format!("{path}.backoffLimitPerIndex"),
+            "when maxFailedIndexes is specified",
+        ));
     }
+    let mode = spec.get("completionMode").and_then(Value::as_str);
     match mode {
-        None | Some("NonIndexed") => {}
+        None | Some("NonIndexed") => {
+            for k in ["backoffLimitPerIndex", "maxFailedIndexes"] {
+                if let Some(v) = int(k) {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.{k}"),
+                        v,
+                        "requires indexed completion mode",
+                    ));
+                }
+            }
+        }
         Some("Indexed") => {
             if spec.get("completions").is_none_or(Value::is_null) {
                 errs.push(FieldError::required(
@@ -239,12 +267,19 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
                     "when completion mode is Indexed",
                 ));
             }
-            if let Some(p) = spec.get("parallelism").and_then(Value::as_i64) {
-                if p > MAX_PARALLELISM_INDEXED {
+            if let Some(p) = int("parallelism").filter(|p| *p > MAX_PARALLELISM_INDEXED) {
+                errs.push(FieldError::invalid(
+                    format!("{path}.parallelism"),
+                    p,
+                    format!("must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"),
+                ));
+            }
+            if let (Some(c), Some(m)) = (int("completions"), int("maxFailedIndexes")) {
+                if m > c {
                     errs.push(FieldError::invalid(
-                        format!("{path}.parallelism"),
-                        p,
-                        format!("must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"),
+                        format!("{path}.maxFailedIndexes"),
+                        m,
+                        "must be less than or equal to completions",
                     ));
                 }
             }
@@ -255,17 +290,28 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
             &["NonIndexed", "Indexed"],
         )),
     }
+    if let Some(sp) = spec.get("successPolicy").filter(|v| !v.is_null()) {
+        if mode != Some("Indexed") {
+            errs.push(FieldError::invalid(
+                format!("{path}.successPolicy"),
+                sp.clone(),
+                "requires indexed completion mode",
+            ));
+        }
+    }
     let has_pfp = spec.get("podFailurePolicy").is_some_and(|v| !v.is_null());
     if let Some(prp) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
         let prp_path = format!("{path}.podReplacementPolicy");
-        if prp != "TerminatingOrFailed" && prp != "Failed" {
+        if has_pfp {
+            if prp != "Failed" {
+                errs.push(FieldError::not_supported(prp_path, prp, &["Failed"]));
+            }
+        } else if prp != "TerminatingOrFailed" && prp != "Failed" {
             errs.push(FieldError::not_supported(
                 prp_path,
                 prp,
-                &["TerminatingOrFailed", "Failed"],
+                &["Failed", "TerminatingOrFailed"],
             ));
-        } else if has_pfp && prp != "Failed" {
-            errs.push(FieldError::not_supported(prp_path, prp, &["Failed"]));
         }
     }
     let template_path = format!("{path}.template");
@@ -526,6 +572,29 @@ mod tests {
         let mut o = job();
         o["metadata"]["uid"] = json!("");
         assert_eq!(rendered(&validate(&o))[0], "metadata.uid: Required value");
+    }
+
+    #[test]
+    fn indexed_and_per_index_rules() {
+        let mut o = job();
+        o["spec"]["backoffLimitPerIndex"] = json!(1);
+        o["spec"]["podReplacementPolicy"] = json!("Sometimes");
+        assert_eq!(
+            rendered(&validate(&o)),
+            vec![
+                "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode",
+                r#"spec.podReplacementPolicy: Unsupported value: "Sometimes": supported values: "Failed", "TerminatingOrFailed""#,
+            ]
+        );
+        let mut o = job();
+        o["metadata"]["name"] = json!("x".repeat(62));
+        o["spec"]["completionMode"] = json!("Indexed");
+        o["spec"]["completions"] = json!(10);
+        let errs = rendered(&validate(&o));
+        assert!(errs.iter().any(|e| e.ends_with(&format!(
+            "will not able to create pod with invalid DNS label: {}-9",
+            "x".repeat(62)
+        ))));
     }
 
     #[test]
