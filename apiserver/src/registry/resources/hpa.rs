@@ -92,19 +92,18 @@ pub(crate) fn validate(obj: &Value) -> Vec<FieldError> {
             "must be greater than or equal to `minReplicas`",
         ));
     }
-    let ref_errs = validate_object_reference(spec.get("scaleTargetRef"), "spec.scaleTargetRef");
-    if !ref_errs.is_empty() {
-        errs.extend(ref_errs);
-    } else {
-        for (i, m) in spec
-            .get("metrics")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            validate_metric_spec(&mut errs, m, &format!("spec.metrics[{i}]"));
-        }
+    errs.extend(validate_object_reference(
+        spec.get("scaleTargetRef"),
+        "spec.scaleTargetRef",
+    ));
+    for (i, m) in spec
+        .get("metrics")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        validate_metric_spec(&mut errs, m, &format!("spec.metrics[{i}]"));
     }
     if let Some(b) = spec.get("behavior").filter(|b| !b.is_null()) {
         for key in ["scaleUp", "scaleDown"] {
@@ -150,12 +149,14 @@ fn validate_metric_spec(errs: &mut Vec<FieldError>, m: &Value, path: &str) {
             METRIC_SOURCE_TYPES,
         ));
     }
+    // In the order kube-apiserver looks at them; the first one present is
+    // validated.
     let sources = [
         "object",
+        "external",
         "pods",
         "resource",
         "containerResource",
-        "external",
     ];
     let present: Vec<&str> = sources
         .iter()
@@ -530,11 +531,14 @@ mod tests {
         let mut o = hpa();
         o["spec"]["scaleTargetRef"] = json!({"kind": "Deployment"});
         o["spec"]["minReplicas"] = json!(6);
+        o["spec"]["metrics"] = json!([{"type": "Pods", "pods": {"metric": {"name": "a/b"}, "target": {"type": "AverageValue"}}}]);
         assert_eq!(
             rendered(&validate(&o)),
             vec![
                 "spec.maxReplicas: Invalid value: 5: must be greater than or equal to `minReplicas`",
                 "spec.scaleTargetRef.name: Required value",
+                r#"spec.metrics[0].pods.metric.name: Invalid value: "a/b": may not contain '/'"#,
+                "spec.metrics[0].pods.target.averageValue: Required value: must specify a positive target averageValue",
             ]
         );
         let mut o = hpa();

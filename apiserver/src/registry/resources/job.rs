@@ -146,6 +146,26 @@ pub(crate) fn validate(obj: &Value) -> Vec<FieldError> {
     let mut errs = validate_generated_selector(obj);
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     errs.extend(validate_job_spec(&spec, "spec"));
+    // An Indexed job's last pod takes the hostname `<name>-<completions-1>`.
+    let indexed = spec.get("completionMode").and_then(Value::as_str) == Some("Indexed");
+    if let Some(c) = spec
+        .get("completions")
+        .and_then(Value::as_i64)
+        .filter(|c| indexed && *c > 0)
+    {
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let hostname = format!("{name}-{}", c - 1);
+        if !crate::validation::names::is_dns1123_label(&hostname).is_empty() {
+            errs.push(FieldError::invalid(
+                "metadata.name",
+                name,
+                format!("will not able to create pod with invalid DNS label: {hostname}"),
+            ));
+        }
+    }
     errs
 }
 
@@ -220,18 +240,26 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
     ] {
         workload::nonnegative(&mut errs, spec, &format!("/{f}"), &format!("{path}.{f}"));
     }
-    let mode = spec.get("completionMode").and_then(Value::as_str);
-    if let Some(b) = spec.get("backoffLimitPerIndex").and_then(Value::as_i64) {
-        if mode != Some("Indexed") {
-            errs.push(FieldError::invalid(
-                format!("{path}.backoffLimitPerIndex"),
-                b,
-                "requires indexed completion mode",
-            ));
-        }
+    let int = |k: &str| spec.get(k).and_then(Value::as_i64);
+    if int("maxFailedIndexes").is_some() && int("backoffLimitPerIndex").is_none() {
+        errs.push(FieldError::required(
+            format!("{path}.backoffLimitPerIndex"),
+            "when maxFailedIndexes is specified",
+        ));
     }
+    let mode = spec.get("completionMode").and_then(Value::as_str);
     match mode {
-        None | Some("NonIndexed") => {}
+        None | Some("NonIndexed") => {
+            for k in ["backoffLimitPerIndex", "maxFailedIndexes"] {
+                if let Some(v) = int(k) {
+                    errs.push(FieldError::invalid(
+                        format!("{path}.{k}"),
+                        v,
+                        "requires indexed completion mode",
+                    ));
+                }
+            }
+        }
         Some("Indexed") => {
             if spec.get("completions").is_none_or(Value::is_null) {
                 errs.push(FieldError::required(
@@ -239,12 +267,19 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
                     "when completion mode is Indexed",
                 ));
             }
-            if let Some(p) = spec.get("parallelism").and_then(Value::as_i64) {
-                if p > MAX_PARALLELISM_INDEXED {
+            if let Some(p) = int("parallelism").filter(|p| *p > MAX_PARALLELISM_INDEXED) {
+                errs.push(FieldError::invalid(
+                    format!("{path}.parallelism"),
+                    p,
+                    format!("must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"),
+                ));
+            }
+            if let (Some(c), Some(m)) = (int("completions"), int("maxFailedIndexes")) {
+                if m > c {
                     errs.push(FieldError::invalid(
-                        format!("{path}.parallelism"),
-                        p,
-                        format!("must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"),
+                        format!("{path}.maxFailedIndexes"),
+                        m,
+                        "must be less than or equal to completions",
                     ));
                 }
             }
@@ -255,17 +290,31 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
             &["NonIndexed", "Indexed"],
         )),
     }
+    if let Some(pfp) = spec.get("podFailurePolicy").filter(|v| !v.is_null()) {
+        validate_pod_failure_policy(&mut errs, spec, pfp, &format!("{path}.podFailurePolicy"));
+    }
+    if let Some(sp) = spec.get("successPolicy").filter(|v| !v.is_null()) {
+        if mode != Some("Indexed") {
+            errs.push(FieldError::invalid(
+                format!("{path}.successPolicy"),
+                sp.clone(),
+                "requires indexed completion mode",
+            ));
+        }
+    }
     let has_pfp = spec.get("podFailurePolicy").is_some_and(|v| !v.is_null());
     if let Some(prp) = spec.get("podReplacementPolicy").and_then(Value::as_str) {
         let prp_path = format!("{path}.podReplacementPolicy");
-        if prp != "TerminatingOrFailed" && prp != "Failed" {
+        if has_pfp {
+            if prp != "Failed" {
+                errs.push(FieldError::not_supported(prp_path, prp, &["Failed"]));
+            }
+        } else if prp != "TerminatingOrFailed" && prp != "Failed" {
             errs.push(FieldError::not_supported(
                 prp_path,
                 prp,
-                &["TerminatingOrFailed", "Failed"],
+                &["Failed", "TerminatingOrFailed"],
             ));
-        } else if has_pfp && prp != "Failed" {
-            errs.push(FieldError::not_supported(prp_path, prp, &["Failed"]));
         }
     }
     let template_path = format!("{path}.template");
@@ -296,6 +345,186 @@ pub(crate) fn validate_job_spec_fields(spec: &Value, path: &str) -> Vec<FieldErr
         )),
     }
     errs
+}
+
+/// `validatePodFailurePolicy`.
+fn validate_pod_failure_policy(errs: &mut Vec<FieldError>, spec: &Value, pfp: &Value, path: &str) {
+    const MAX_RULES: i64 = 20;
+    const MAX_CONDITIONS: i64 = 20;
+    const MAX_EXIT_CODES: i64 = 255;
+    let rules_path = format!("{path}.rules");
+    let rules = pfp
+        .get("rules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if rules.len() as i64 > MAX_RULES {
+        errs.push(FieldError::too_many(
+            &rules_path,
+            rules.len() as i64,
+            MAX_RULES,
+        ));
+    }
+    let containers: Vec<&str> = ["containers", "initContainers"]
+        .iter()
+        .filter_map(|k| {
+            spec.pointer(&format!("/template/spec/{k}"))
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .filter_map(|c| c.get("name").and_then(Value::as_str))
+        .collect();
+    let has_per_index = spec
+        .get("backoffLimitPerIndex")
+        .is_some_and(|v| !v.is_null());
+    for (i, rule) in rules.iter().enumerate() {
+        let rule_path = format!("{rules_path}[{i}]");
+        let action_path = format!("{rule_path}.action");
+        match rule
+            .get("action")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
+            "" => errs.push(FieldError::required(
+                action_path,
+                r#"valid values: ["Count" "FailIndex" "FailJob" "Ignore"]"#,
+            )),
+            "FailIndex" => {
+                if !has_per_index {
+                    errs.push(FieldError::invalid(
+                        action_path,
+                        "FailIndex",
+                        "requires the backoffLimitPerIndex to be set",
+                    ));
+                }
+            }
+            "Count" | "FailJob" | "Ignore" => {}
+            other => errs.push(FieldError::not_supported(
+                action_path,
+                other,
+                &["Count", "FailIndex", "FailJob", "Ignore"],
+            )),
+        }
+        let exit_codes = rule.get("onExitCodes").filter(|v| !v.is_null());
+        if let Some(ec) = exit_codes {
+            let ec_path = format!("{rule_path}.onExitCodes");
+            let op = ec
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match op {
+                "" => errs.push(FieldError::required(
+                    format!("{ec_path}.operator"),
+                    r#"valid values: ["In" "NotIn"]"#,
+                )),
+                "In" | "NotIn" => {}
+                other => errs.push(FieldError::not_supported(
+                    format!("{ec_path}.operator"),
+                    other,
+                    &["In", "NotIn"],
+                )),
+            }
+            if let Some(name) = ec.get("containerName").and_then(Value::as_str) {
+                if !containers.contains(&name) {
+                    errs.push(FieldError::invalid(
+                        format!("{ec_path}.containerName"),
+                        name,
+                        "must be one of the container or initContainer names in the pod template",
+                    ));
+                }
+            }
+            let values_path = format!("{ec_path}.values");
+            let values: Vec<i64> = ec
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                .unwrap_or_default();
+            if values.is_empty() {
+                errs.push(FieldError::invalid(
+                    &values_path,
+                    json!(values),
+                    "at least one value is required",
+                ));
+            } else if values.len() as i64 > MAX_EXIT_CODES {
+                errs.push(FieldError::too_many(
+                    &values_path,
+                    values.len() as i64,
+                    MAX_EXIT_CODES,
+                ));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for (j, v) in values.iter().enumerate() {
+                let value_path = format!("{values_path}[{j}]");
+                if op == "In" && *v == 0 {
+                    errs.push(FieldError::invalid(
+                        &value_path,
+                        *v,
+                        "must not be 0 for the In operator",
+                    ));
+                }
+                if !seen.insert(*v) {
+                    errs.push(FieldError::duplicate(&value_path, *v));
+                }
+            }
+            if values.windows(2).any(|w| w[0] > w[1]) {
+                errs.push(FieldError::invalid(
+                    &values_path,
+                    json!(values),
+                    "must be ordered",
+                ));
+            }
+        }
+        let conditions = rule
+            .get("onPodConditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let cond_path = format!("{rule_path}.onPodConditions");
+        if conditions.len() as i64 > MAX_CONDITIONS {
+            errs.push(FieldError::too_many(
+                &cond_path,
+                conditions.len() as i64,
+                MAX_CONDITIONS,
+            ));
+        }
+        for (j, c) in conditions.iter().enumerate() {
+            let p = format!("{cond_path}[{j}]");
+            let ty = c.get("type").and_then(Value::as_str).unwrap_or_default();
+            for msg in crate::validation::names::is_qualified_name(ty) {
+                errs.push(FieldError::invalid(format!("{p}.type"), ty, msg));
+            }
+            match c.get("status").and_then(Value::as_str).unwrap_or_default() {
+                "" => errs.push(FieldError::required(
+                    format!("{p}.status"),
+                    r#"valid values: ["False" "True" "Unknown"]"#,
+                )),
+                "True" | "False" | "Unknown" => {}
+                other => errs.push(FieldError::not_supported(
+                    format!("{p}.status"),
+                    other,
+                    &["False", "True", "Unknown"],
+                )),
+            }
+        }
+        let omitted = |detail: &str| {
+            FieldError::new(
+                crate::validation::field_error::FieldErrorType::Invalid,
+                rule_path.clone(),
+                None,
+                detail,
+            )
+        };
+        if exit_codes.is_some() && !conditions.is_empty() {
+            errs.push(omitted(
+                "specifying both OnExitCodes and OnPodConditions is not supported",
+            ));
+        }
+        if exit_codes.is_none() && conditions.is_empty() {
+            errs.push(omitted(
+                "specifying one of OnExitCodes and OnPodConditions is required",
+            ));
+        }
+    }
 }
 
 /// `ValidateJobSpec`: [`validate_job_spec_fields`] plus the selector, which
@@ -526,6 +755,49 @@ mod tests {
         let mut o = job();
         o["metadata"]["uid"] = json!("");
         assert_eq!(rendered(&validate(&o))[0], "metadata.uid: Required value");
+    }
+
+    #[test]
+    fn indexed_and_per_index_rules() {
+        let mut o = job();
+        o["spec"]["backoffLimitPerIndex"] = json!(1);
+        o["spec"]["podReplacementPolicy"] = json!("Sometimes");
+        assert_eq!(
+            rendered(&validate(&o)),
+            vec![
+                "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode",
+                r#"spec.podReplacementPolicy: Unsupported value: "Sometimes": supported values: "Failed", "TerminatingOrFailed""#,
+            ]
+        );
+        let mut o = job();
+        o["metadata"]["name"] = json!("x".repeat(62));
+        o["spec"]["completionMode"] = json!("Indexed");
+        o["spec"]["completions"] = json!(10);
+        let errs = rendered(&validate(&o));
+        assert!(errs.iter().any(|e| e.ends_with(&format!(
+            "will not able to create pod with invalid DNS label: {}-9",
+            "x".repeat(62)
+        ))));
+    }
+
+    #[test]
+    fn pod_failure_policies() {
+        let mut o = job();
+        o["spec"]["podReplacementPolicy"] = json!("Failed");
+        o["spec"]["podFailurePolicy"] = json!({"rules": [
+            {"action": "FailJob", "onExitCodes": {"containerName": "nope", "operator": "In", "values": [3, 0, 1]}},
+            {"action": "Explode"}
+        ]});
+        assert_eq!(
+            rendered(&validate(&o)),
+            vec![
+                r#"spec.podFailurePolicy.rules[0].onExitCodes.containerName: Invalid value: "nope": must be one of the container or initContainer names in the pod template"#,
+                "spec.podFailurePolicy.rules[0].onExitCodes.values[1]: Invalid value: 0: must not be 0 for the In operator",
+                "spec.podFailurePolicy.rules[0].onExitCodes.values: Invalid value: [3,0,1]: must be ordered",
+                r#"spec.podFailurePolicy.rules[1].action: Unsupported value: "Explode": supported values: "Count", "FailIndex", "FailJob", "Ignore""#,
+                "spec.podFailurePolicy.rules[1]: Invalid value: specifying one of OnExitCodes and OnPodConditions is required",
+            ]
+        );
     }
 
     #[test]
