@@ -9,12 +9,14 @@ use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
     api_service::ApiServiceStrategy,
     certificate_signing_request::CertificateSigningRequestStrategy,
+    config_map::ConfigMapStrategy,
     controller_revision::ControllerRevisionStrategy,
     cronjob::CronJobStrategy,
     csi_driver::CsiDriverStrategy,
     custom_resource_definition::CustomResourceDefinitionStrategy,
     daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
+    endpoint_slice::EndpointSliceStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
     flow_schema::FlowSchemaStrategy,
@@ -198,7 +200,10 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["cs"])
             .special(Special::ComponentStatuses)
             .done(),
-        row::<core::v1::ConfigMap>().short(&["cm"]).done(),
+        row::<core::v1::ConfigMap>()
+            .short(&["cm"])
+            .strategy(&ConfigMapStrategy)
+            .done(),
         row::<core::v1::Endpoints>()
             .short(&["ep"])
             .upsert()
@@ -459,7 +464,10 @@ fn resources() -> Vec<ResourceDef> {
             .strategy(&RuntimeClassStrategy)
             .done(),
         // discovery.k8s.io/v1
-        row::<discovery::v1::EndpointSlice>().upsert().done(),
+        row::<discovery::v1::EndpointSlice>()
+            .upsert()
+            .strategy(&EndpointSliceStrategy)
+            .done(),
         // flowcontrol.apiserver.k8s.io/v1
         row::<flowcontrol::v1::FlowSchema>()
             .subresources(STATUS)

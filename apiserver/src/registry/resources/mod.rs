@@ -2,12 +2,14 @@
 
 pub mod api_service;
 pub mod certificate_signing_request;
+pub mod config_map;
 pub mod controller_revision;
 pub mod cronjob;
 pub mod csi_driver;
 pub mod custom_resource_definition;
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoint_slice;
 pub mod endpoints;
 pub mod event;
 pub mod flow_schema;

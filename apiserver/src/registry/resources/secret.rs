@@ -2,6 +2,7 @@
 
 use super::{default_field, field_at_path};
 use crate::registry::{Ctx, Strategy};
+use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
 
 pub struct SecretStrategy;
@@ -29,6 +30,23 @@ impl Strategy for SecretStrategy {
     fn default(&self, obj: &mut Value, _ctx: &Ctx) {
         default_field(obj, "type", json!("Opaque"));
         merge_string_data(obj);
+    }
+
+    fn validate_create(&self, obj: &Value, _ctx: &Ctx) -> Vec<FieldError> {
+        super::config_map::validate_keys(obj, "data")
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value, ctx: &Ctx) -> Vec<FieldError> {
+        let mut errs = self.validate_create(new, ctx);
+        if new.get("type") != old.get("type") {
+            errs.push(FieldError::invalid(
+                "type",
+                new.get("type").cloned().unwrap_or(Value::Null),
+                "field is immutable",
+            ));
+        }
+        errs.extend(super::config_map::validate_immutable(new, old, &["data"]));
+        errs
     }
 
     fn field(&self, obj: &Value, label: &str) -> Option<String> {
