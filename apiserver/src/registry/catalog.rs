@@ -19,6 +19,7 @@ use crate::registry::resources::{
     ingress::IngressStrategy,
     ingress_class::IngressClassStrategy,
     ip_address::{IpAddressStrategy, ServiceCidrStrategy},
+    limit_range::LimitRangeStrategy,
     namespace::NamespaceStrategy,
     network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
@@ -30,6 +31,7 @@ use crate::registry::resources::{
     rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
+    resource_quota::ResourceQuotaStrategy,
     runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
@@ -202,7 +204,10 @@ fn resources() -> Vec<ResourceDef> {
             .upsert()
             .strategy(&EventStrategy)
             .done(),
-        row::<core::v1::LimitRange>().short(&["limits"]).done(),
+        row::<core::v1::LimitRange>()
+            .short(&["limits"])
+            .strategy(&LimitRangeStrategy)
+            .done(),
         row::<core::v1::Namespace>()
             .short(&["ns"])
             .subresources(&["finalize", "status"])
@@ -240,6 +245,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
             .subresources(STATUS)
+            .strategy(&ResourceQuotaStrategy)
             .done(),
         row::<core::v1::Secret>().strategy(&SecretStrategy).done(),
         row::<core::v1::ServiceAccount>()
