@@ -36,6 +36,9 @@ use crate::registry::resources::{
     secret::SecretStrategy,
     service::ServiceStrategy,
     storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
+    validating_admission_policy::{
+        ValidatingAdmissionPolicyBindingStrategy, ValidatingAdmissionPolicyStrategy,
+    },
     webhook_configuration::{
         MutatingWebhookConfigurationStrategy, ValidatingWebhookConfigurationStrategy,
     },
@@ -417,9 +420,11 @@ fn resources() -> Vec<ResourceDef> {
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
+            .strategy(&ValidatingAdmissionPolicyStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>()
             .categories(API_EXTENSIONS)
+            .strategy(&ValidatingAdmissionPolicyBindingStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)

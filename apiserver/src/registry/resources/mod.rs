@@ -30,6 +30,7 @@ pub mod runtime_class;
 pub mod secret;
 pub mod service;
 pub mod storage_class;
+pub mod validating_admission_policy;
 pub mod webhook_configuration;
 
 use serde_json::Value;
