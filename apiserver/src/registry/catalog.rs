@@ -10,6 +10,8 @@ use crate::registry::resources::{
     api_service::ApiServiceStrategy,
     certificate_signing_request::CertificateSigningRequestStrategy,
     csi_driver::CsiDriverStrategy,
+    csi_node::CsiNodeStrategy,
+    csi_storage_capacity::CsiStorageCapacityStrategy,
     custom_resource_definition::CustomResourceDefinitionStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
@@ -39,6 +41,7 @@ use crate::registry::resources::{
     validating_admission_policy::{
         ValidatingAdmissionPolicyBindingStrategy, ValidatingAdmissionPolicyStrategy,
     },
+    volume_attachment::VolumeAttachmentStrategy,
     webhook_configuration::{
         MutatingWebhookConfigurationStrategy, ValidatingWebhookConfigurationStrategy,
     },
@@ -399,14 +402,19 @@ fn resources() -> Vec<ResourceDef> {
         row::<storage::v1::CSIDriver>()
             .strategy(&CsiDriverStrategy)
             .done(),
-        row::<storage::v1::CSINode>().done(),
-        row::<storage::v1::CSIStorageCapacity>().done(),
+        row::<storage::v1::CSINode>()
+            .strategy(&CsiNodeStrategy)
+            .done(),
+        row::<storage::v1::CSIStorageCapacity>()
+            .strategy(&CsiStorageCapacityStrategy)
+            .done(),
         row::<storage::v1::StorageClass>()
             .short(&["sc"])
             .strategy(&StorageClassStrategy)
             .done(),
         row::<storage::v1::VolumeAttachment>()
             .subresources(STATUS)
+            .strategy(&VolumeAttachmentStrategy)
             .done(),
         row::<storage::v1::VolumeAttributesClass>()
             .short(&["vac"])

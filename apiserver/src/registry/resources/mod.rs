@@ -3,6 +3,8 @@
 pub mod api_service;
 pub mod certificate_signing_request;
 pub mod csi_driver;
+pub mod csi_node;
+pub mod csi_storage_capacity;
 pub mod custom_resource_definition;
 pub mod deployment;
 pub mod endpoints;
@@ -31,6 +33,7 @@ pub mod secret;
 pub mod service;
 pub mod storage_class;
 pub mod validating_admission_policy;
+pub mod volume_attachment;
 pub mod webhook_configuration;
 
 use serde_json::Value;
