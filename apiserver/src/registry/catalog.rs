@@ -33,6 +33,10 @@ use crate::registry::resources::{
     rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
+    resource_claims::{
+        DeviceClassStrategy, ResourceClaimStrategy, ResourceClaimTemplateStrategy,
+        ResourceSliceStrategy,
+    },
     resource_quota::ResourceQuotaStrategy,
     runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
@@ -468,12 +472,19 @@ fn resources() -> Vec<ResourceDef> {
             .strategy(&PriorityLevelConfigurationStrategy)
             .done(),
         // resource.k8s.io/v1
-        row::<resource::v1::DeviceClass>().done(),
-        row::<resource::v1::ResourceClaimTemplate>().done(),
+        row::<resource::v1::DeviceClass>()
+            .strategy(&DeviceClassStrategy)
+            .done(),
+        row::<resource::v1::ResourceClaimTemplate>()
+            .strategy(&ResourceClaimTemplateStrategy)
+            .done(),
         row::<resource::v1::ResourceClaim>()
             .subresources(STATUS)
+            .strategy(&ResourceClaimStrategy)
             .done(),
-        row::<resource::v1::ResourceSlice>().done(),
+        row::<resource::v1::ResourceSlice>()
+            .strategy(&ResourceSliceStrategy)
+            .done(),
     ]
 }
 

@@ -27,6 +27,7 @@ pub mod priority_level;
 pub mod rbac_binding;
 pub mod rbac_role;
 pub mod replicaset;
+pub mod resource_claims;
 pub mod resource_quota;
 pub mod runtime_class;
 pub mod secret;
