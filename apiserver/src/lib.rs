@@ -11,6 +11,7 @@ pub mod registry;
 pub mod rest;
 pub mod selectors;
 pub mod server;
+pub mod service_account_token;
 pub mod storage;
 pub mod table;
 #[cfg(test)]
@@ -77,6 +78,9 @@ impl ApiServer {
             agent_token: Some(credentials.token.clone()),
             allocators: registry::service::ranges::Allocators::new((&config).into()),
             namespaces: Default::default(),
+            token_signer: Some(Arc::new(
+                service_account_token::TokenSigner::load_or_create(data_dir)?,
+            )),
         });
         state.allocators.rebuild(&state.store.storage).await?;
         state.allocators.follow(state.store.storage.clone());

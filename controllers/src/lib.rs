@@ -21,6 +21,7 @@ pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod pod_services;
 pub mod replicaset;
+pub mod rootcacertpublisher;
 pub mod serviceaccount;
 pub mod trigger_time;
 pub mod util;
@@ -38,7 +39,8 @@ pub struct ControllerOptions {
     /// `--max-endpoints-per-slice`, default 100).
     pub max_endpoints_per_slice: usize,
     /// Which controllers to run, by name (`endpoints`, `endpointslice`,
-    /// `namespace`, `serviceaccount`, `garbagecollector`, `deployment`,
+    /// `namespace`, `serviceaccount`, `root-ca-cert-publisher`,
+    /// `garbagecollector`, `deployment`,
     /// `replicaset`, `nodelifecycle`, `nodeipam`); empty: all of them.
     pub enabled: Vec<String>,
     /// How long a node may go without renewing its Lease before it is
@@ -51,6 +53,9 @@ pub struct ControllerOptions {
     /// `--node-cidr-mask-size`: prefix length of each node's pod range;
     /// None: 24 for IPv4, 64 for IPv6 (see [`nodeipam::node_mask`]).
     pub node_cidr_mask_size: Option<u8>,
+    /// `--root-ca-file`'s contents: the CA bundle published to every
+    /// namespace as the `kube-root-ca.crt` ConfigMap (None: not published).
+    pub root_ca: Option<String>,
 }
 
 impl Default for ControllerOptions {
@@ -62,6 +67,7 @@ impl Default for ControllerOptions {
             node_monitor_grace_period: nodelifecycle::DEFAULT_GRACE,
             cluster_cidr: None,
             node_cidr_mask_size: None,
+            root_ca: None,
         }
     }
 }
@@ -77,6 +83,7 @@ pub const CONTROLLERS: &[&str] = &[
     "garbagecollector",
     "namespace",
     "serviceaccount",
+    "root-ca-cert-publisher",
     "endpoints",
     "endpointslice",
     "replicaset",
@@ -186,6 +193,7 @@ pub async fn start(
                     "garbagecollector" => gc::start(informers, opts).await,
                     "namespace" => namespace::start(informers, opts).await,
                     "serviceaccount" => serviceaccount::start(informers, opts).await,
+                    "root-ca-cert-publisher" => rootcacertpublisher::start(informers, opts).await,
                     "endpoints" => endpoints::start(informers, opts).await,
                     "endpointslice" => endpointslice::start(informers, opts).await,
                     "replicaset" => replicaset::start(informers, opts).await,

@@ -71,6 +71,35 @@ fn optional_cidr(
         .with_context(|| format!("invalid {flag}"))
 }
 
+/// The CA bundle of the kubeconfig's current cluster, which the root CA
+/// publisher hands to pods.
+fn kubeconfig_ca(path: &std::path::Path) -> Option<String> {
+    use base64::Engine;
+    let config = kube::config::Kubeconfig::read_from(path).ok()?;
+    let context = config.current_context.as_deref()?;
+    let cluster_name = config
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    let cluster = config
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster_name)?
+        .cluster
+        .as_ref()?;
+    if let Some(data) = &cluster.certificate_authority_data {
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()?;
+        return String::from_utf8(pem).ok();
+    }
+    std::fs::read_to_string(cluster.certificate_authority.as_ref()?).ok()
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,7 +116,10 @@ pub fn run_controllers(args: ControllersArgs) -> anyhow::Result<ExitCode> {
             .parse()
             .context("invalid --lb-ip-range")?;
         let cluster_cidr = optional_cidr(&args.cluster_cidr, "--cluster-cidr")?;
-        let options = args.controllers.options(cluster_cidr);
+        let options = controllers::ControllerOptions {
+            root_ca: kubeconfig_ca(&args.kubeconfig),
+            ..args.controllers.options(cluster_cidr)
+        };
         println!(
             "mkube controllers are running against {}",
             args.kubeconfig.display()

@@ -94,7 +94,12 @@ pub fn run(
                 super::components::start_control_loops(
                     informers.clone(),
                     lb_range,
-                    args.controllers.options(args.server.cluster_cidr.0.parse().ok()),
+                    controllers::ControllerOptions {
+                        root_ca: Some(server.credentials.ca_pem.clone()),
+                        ..args
+                            .controllers
+                            .options(args.server.cluster_cidr.0.parse().ok())
+                    },
                 ),
             )?;
             println!(

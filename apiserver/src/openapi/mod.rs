@@ -39,6 +39,9 @@ pub struct ResourceInfo {
     /// `eviction`, `token`, `log`, `exec`, `attach`, `portforward`, `proxy`,
     /// `ephemeralcontainers`, `resize`. Others are left out of the documents.
     pub subresources: &'static [&'static str],
+    /// Verbs served on the resource itself; operations of other verbs are
+    /// left out (review kinds are create-only, componentstatuses get/list).
+    pub verbs: &'static [&'static str],
 }
 
 impl From<&ResourceInfo> for ResourceInfo {
@@ -56,6 +59,7 @@ impl From<&crate::registry::ResourceDef> for ResourceInfo {
             plural: d.plural,
             namespaced: d.namespaced,
             subresources: d.subresources,
+            verbs: d.verbs,
         }
     }
 }

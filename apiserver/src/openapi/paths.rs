@@ -398,6 +398,23 @@ pub(super) fn gv_root(group: &str, version: &str, c: &mut Components) -> PathIte
 }
 
 /// Every path of one resource, its subresources included.
+/// Drops the operations of verbs the resource does not serve, and the
+/// paths left without any.
+fn keep_served_verbs(items: &mut Vec<PathItem>, verbs: &[&str]) {
+    for item in items.iter_mut() {
+        item.ops.retain(|op| {
+            let verb = match op.action {
+                "post" => "create",
+                "put" => "update",
+                "watchlist" => "watch",
+                other => other,
+            };
+            verbs.contains(&verb)
+        });
+    }
+    items.retain(|item| !item.ops.is_empty());
+}
+
 pub(super) fn resource_paths(r: &ResourceInfo, c: &mut Components) -> Vec<PathItem> {
     let gvk = Gvk {
         group: r.group,
@@ -625,6 +642,7 @@ pub(super) fn resource_paths(r: &ResourceInfo, c: &mut Components) -> Vec<PathIt
         });
     }
 
+    keep_served_verbs(&mut out, r.verbs);
     for sub in r.subresources {
         let path = format!("{item}/{sub}");
         let item_params = || [vec![name_of(kind)], scope_params(), vec![pretty()]].concat();

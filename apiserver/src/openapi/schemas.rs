@@ -79,12 +79,14 @@ fn known<T: Resource + JsonSchema>() -> Known {
 fn known_kinds() -> Vec<Known> {
     use k8s_openapi::api::{
         admissionregistration, apps, authentication, authorization, autoscaling, batch,
-        certificates, coordination, core, discovery, events, networking, node, policy, rbac,
-        scheduling, storage,
+        certificates, coordination, core, discovery, events, flowcontrol, networking, node, policy,
+        rbac, resource, scheduling, storage,
     };
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
+    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration;
     vec![
         known::<core::v1::Binding>(),
+        known::<core::v1::ComponentStatus>(),
         known::<core::v1::ConfigMap>(),
         known::<core::v1::Endpoints>(),
         known::<core::v1::Event>(),
@@ -136,6 +138,22 @@ fn known_kinds() -> Vec<Known> {
         known::<certificates::v1::CertificateSigningRequest>(),
         known::<node::v1::RuntimeClass>(),
         known::<apiextensions::v1::CustomResourceDefinition>(),
+        known::<apiregistration::v1::APIService>(),
+        known::<storage::v1::CSIStorageCapacity>(),
+        known::<storage::v1::VolumeAttributesClass>(),
+        known::<authentication::v1::SelfSubjectReview>(),
+        known::<authorization::v1::LocalSubjectAccessReview>(),
+        known::<authorization::v1::SelfSubjectRulesReview>(),
+        known::<admissionregistration::v1::ValidatingAdmissionPolicy>(),
+        known::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>(),
+        known::<networking::v1::IPAddress>(),
+        known::<networking::v1::ServiceCIDR>(),
+        known::<flowcontrol::v1::FlowSchema>(),
+        known::<flowcontrol::v1::PriorityLevelConfiguration>(),
+        known::<resource::v1::DeviceClass>(),
+        known::<resource::v1::ResourceClaim>(),
+        known::<resource::v1::ResourceClaimTemplate>(),
+        known::<resource::v1::ResourceSlice>(),
     ]
 }
 
@@ -272,6 +290,7 @@ impl Components {
         for (name, schema) in std::mem::take(&mut self.extra) {
             defs.entry(name).or_insert(schema);
         }
+        untyped_json_schema_unions(&mut defs);
         for list in &self.lists {
             let schema = list_schema(self.format, list, defs.get(&list.item));
             defs.insert(list.name.clone(), schema);
@@ -291,6 +310,24 @@ impl Components {
             );
         }
         defs.into_iter().collect()
+    }
+}
+
+/// The CRD schema's either-or types (`JSONSchemaPropsOrArray`, `...OrBool`,
+/// `...OrStringArray`) are published by kube-apiserver with a description
+/// only: their `oneOf` has no OpenAPI v2 form (nor a gnostic field).
+fn untyped_json_schema_unions(defs: &mut BTreeMap<String, Value>) {
+    const PREFIX: &str =
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr";
+    for (name, schema) in defs.iter_mut() {
+        if !name.starts_with(PREFIX) {
+            continue;
+        }
+        let description = schema.get("description").cloned();
+        *schema = match description {
+            Some(d) => json!({ "description": d }),
+            None => json!({}),
+        };
     }
 }
 

@@ -15,6 +15,7 @@ const fn res(
         plural,
         namespaced,
         subresources,
+        verbs: crate::registry::STORED_VERBS,
     }
 }
 

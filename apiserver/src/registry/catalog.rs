@@ -9,30 +9,38 @@ use super::{NameRule, ResourceDef, Special, Strategy};
 use crate::registry::resources::{
     api_service::ApiServiceStrategy,
     certificate_signing_request::CertificateSigningRequestStrategy,
+    controller_revision::ControllerRevisionStrategy,
+    cronjob::CronJobStrategy,
     csi_driver::CsiDriverStrategy,
     csi_node::CsiNodeStrategy,
     csi_storage_capacity::CsiStorageCapacityStrategy,
     custom_resource_definition::CustomResourceDefinitionStrategy,
+    daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
     endpoints::EndpointsStrategy,
     event::{EventStrategy, EventsV1Strategy},
     flow_schema::FlowSchemaStrategy,
+    hpa::HpaStrategy,
     hpa_versions::HpaV1Strategy,
     ingress::IngressStrategy,
     ingress_class::IngressClassStrategy,
     ip_address::{IpAddressStrategy, ServiceCidrStrategy},
+    job::JobStrategy,
     limit_range::LimitRangeStrategy,
     namespace::NamespaceStrategy,
     network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
+    pdb::PdbStrategy,
     persistent_volume::PersistentVolumeStrategy,
     persistent_volume_claim::PersistentVolumeClaimStrategy,
     pod::PodStrategy,
+    pod_template::PodTemplateStrategy,
     priority_class::PriorityClassStrategy,
     priority_level::PriorityLevelConfigurationStrategy,
     rbac_binding::{ClusterRoleBindingStrategy, RoleBindingStrategy},
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
+    replication_controller::ReplicationControllerStrategy,
     resource_claims::{
         DeviceClassStrategy, ResourceClaimStrategy, ResourceClaimTemplateStrategy,
         ResourceSliceStrategy,
@@ -41,6 +49,7 @@ use crate::registry::resources::{
     runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
+    statefulset::StatefulSetStrategy,
     storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
     validating_admission_policy::{
         ValidatingAdmissionPolicyBindingStrategy, ValidatingAdmissionPolicyStrategy,
@@ -246,11 +255,14 @@ fn resources() -> Vec<ResourceDef> {
             .subresources(pod_subresources)
             .strategy(&PodStrategy)
             .done(),
-        row::<core::v1::PodTemplate>().done(),
+        row::<core::v1::PodTemplate>()
+            .strategy(&PodTemplateStrategy)
+            .done(),
         row::<core::v1::ReplicationController>()
             .short(&["rc"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .strategy(&ReplicationControllerStrategy)
             .done(),
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
@@ -279,11 +291,14 @@ fn resources() -> Vec<ResourceDef> {
             .strategy(&ApiServiceStrategy)
             .done(),
         // apps/v1
-        row::<apps::v1::ControllerRevision>().done(),
+        row::<apps::v1::ControllerRevision>()
+            .strategy(&ControllerRevisionStrategy)
+            .done(),
         row::<apps::v1::DaemonSet>()
             .short(&["ds"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&DaemonSetStrategy)
             .done(),
         row::<apps::v1::Deployment>()
             .short(&["deploy"])
@@ -301,6 +316,8 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["sts"])
             .categories(ALL)
             .subresources(STATUS_SCALE)
+            .names(Label)
+            .strategy(&StatefulSetStrategy)
             .done(),
         // events.k8s.io/v1: stored with core/v1 events.
         row::<events::v1::Event>()
@@ -334,6 +351,7 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["hpa"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&HpaStrategy)
             .done(),
         row::<autoscaling::v1::HorizontalPodAutoscaler>()
             .short(&["hpa"])
@@ -346,10 +364,12 @@ fn resources() -> Vec<ResourceDef> {
             .short(&["cj"])
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&CronJobStrategy)
             .done(),
         row::<batch::v1::Job>()
             .categories(ALL)
             .subresources(STATUS)
+            .strategy(&JobStrategy)
             .done(),
         // certificates.k8s.io/v1
         row::<certificates::v1::CertificateSigningRequest>()
@@ -384,6 +404,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<policy::v1::PodDisruptionBudget>()
             .short(&["pdb"])
             .subresources(STATUS)
+            .strategy(&PdbStrategy)
             .done(),
         // rbac.authorization.k8s.io/v1
         row::<rbac::v1::ClusterRoleBinding>()

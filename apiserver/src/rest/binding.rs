@@ -10,6 +10,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
+/// `POST .../pods/{name}/binding`.
 pub async fn bind(
     st: &ApiState,
     ri: &RequestInfo,
@@ -17,6 +18,39 @@ pub async fn bind(
     body: &[u8],
 ) -> ApiResult<Response> {
     let binding = decode_body(headers, body, "Binding", "v1")?;
+    bind_pod(st, ri.def, ri.namespace.as_deref(), ri.name(), &binding).await
+}
+
+/// `POST /api/v1/namespaces/{ns}/bindings`: the older form, naming the pod
+/// in the Binding's metadata.
+pub async fn bind_from_body(
+    st: &ApiState,
+    ri: &RequestInfo,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let binding = decode_body(headers, body, "Binding", "v1")?;
+    let name = binding
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("name is required"));
+    }
+    let pods = crate::registry::catalog()
+        .lookup("", "v1", "pods")
+        .ok_or_else(|| ApiError::internal("pods not served"))?;
+    bind_pod(st, pods, ri.namespace.as_deref(), &name, &binding).await
+}
+
+async fn bind_pod(
+    st: &ApiState,
+    def: &'static crate::registry::ResourceDef,
+    namespace: Option<&str>,
+    name: &str,
+    binding: &Value,
+) -> ApiResult<Response> {
     let node = binding
         .pointer("/target/name")
         .and_then(Value::as_str)
@@ -25,24 +59,17 @@ pub async fn bind(
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Invalid",
-                format!(
-                    "Binding.v1 \"{}\" is invalid: target.name: Required value",
-                    ri.name()
-                ),
+                format!("Binding.v1 \"{name}\" is invalid: target.name: Required value"),
             )
         })?
         .to_string();
-    let def = ri.def;
     for _ in 0..8 {
-        let mut pod = st
-            .store
-            .get(def, ri.namespace.as_deref(), ri.name())
-            .await?;
+        let mut pod = st.store.get(def, namespace, name).await?;
         let rv = resource_version(&pod)?.unwrap_or_default();
         if pod.pointer("/metadata/deletionTimestamp").is_some() {
             return Err(ApiError::conflict_msg(
                 def.target(),
-                ri.name(),
+                name,
                 "pod is being deleted, cannot be assigned to a host",
             ));
         }
@@ -53,11 +80,8 @@ pub async fn bind(
         {
             return Err(ApiError::conflict_msg(
                 def.target(),
-                ri.name(),
-                &format!(
-                    "pod {} is already assigned to node \"{current}\"",
-                    ri.name()
-                ),
+                name,
+                &format!("pod {} is already assigned to node \"{current}\"", name),
             ));
         }
         pod["spec"]["nodeName"] = json!(node);
@@ -71,7 +95,7 @@ pub async fn bind(
             }
         }
     }
-    Err(ApiError::conflict(def.target(), ri.name()))
+    Err(ApiError::conflict(def.target(), name))
 }
 
 /// The PodScheduled=True condition a successful binding records.

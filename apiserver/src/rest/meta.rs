@@ -155,7 +155,19 @@ pub fn keep_server_fields(new: &mut Value, old: &Value) {
 /// Kinds whose spec changes are counted in metadata.generation (the ones
 /// whose controllers report observedGeneration).
 pub fn tracks_generation(kind: &str) -> bool {
-    matches!(kind, "Deployment" | "ReplicaSet" | "Pod")
+    matches!(
+        kind,
+        "Deployment"
+            | "ReplicaSet"
+            | "Pod"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "HorizontalPodAutoscaler"
+            | "PodDisruptionBudget"
+            | "ReplicationController"
+    )
 }
 
 /// Bumps metadata.generation when anything but metadata and status changed.
@@ -213,4 +225,34 @@ fn path_segment_errors(name: &str) -> Vec<String> {
         .filter(|bad| name.contains(*bad))
         .map(|bad| format!("may not contain '{bad}'"))
         .collect()
+}
+
+#[cfg(test)]
+mod generation_tests {
+    use super::*;
+
+    #[test]
+    fn workload_generations_count_spec_changes_only() {
+        for kind in [
+            "StatefulSet",
+            "DaemonSet",
+            "Job",
+            "CronJob",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "ReplicationController",
+        ] {
+            let old = json!({"kind": kind, "metadata": {"generation": 3}, "spec": {"a": 1}});
+            let mut new = old.clone();
+            new["status"] = json!({"x": 1});
+            new["metadata"]["labels"] = json!({"l": "v"});
+            bump_generation(&mut new, &old);
+            assert_eq!(new["metadata"]["generation"], 3, "{kind}");
+            new["spec"]["a"] = json!(2);
+            bump_generation(&mut new, &old);
+            assert_eq!(new["metadata"]["generation"], 4, "{kind}");
+        }
+        assert!(!tracks_generation("ControllerRevision"));
+        assert!(!tracks_generation("PodTemplate"));
+    }
 }

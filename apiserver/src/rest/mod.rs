@@ -1,7 +1,9 @@
 //! The kubectl-compatible REST surface: one generic handler for every resource.
 
+pub mod admission;
 pub mod binding;
 pub mod codec;
+pub mod component_status;
 pub mod delete;
 pub mod eviction;
 pub mod http_proxy;
@@ -16,11 +18,13 @@ pub mod protobuf;
 pub mod raw_json;
 pub mod read;
 pub mod request;
+pub mod review;
 pub mod scale;
 pub mod selected_list;
 pub mod selection;
 pub mod status;
 pub mod table_convert;
+pub mod token_request;
 pub mod typed;
 pub mod watch;
 pub mod write;
@@ -49,6 +53,8 @@ pub struct ApiState {
     pub allocators: crate::registry::service::ranges::Allocators,
     /// Namespaces known to be open, for [`ApiState::check_namespace_open`].
     pub namespaces: namespace_lifecycle::OpenNamespaces,
+    /// Signs service-account tokens (`serviceaccounts/token`).
+    pub token_signer: Option<Arc<crate::service_account_token::TokenSigner>>,
 }
 
 pub type SharedState = Arc<ApiState>;
@@ -169,11 +175,24 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
     let format = codec::negotiate(&parts.headers, q.get("includeObject"))?;
     let body = read_body(body).await?;
     let is_watch = q.flag("watch");
+    if ri.subresource.is_none() {
+        let verb = verb_of(&parts.method, ri.name.is_some(), is_watch);
+        if !ri.def.allows(verb) {
+            return Err(ApiError::method_not_allowed());
+        }
+    }
+    if let Some(resp) = special(st, &ri, &parts, &body, format).await {
+        return resp;
+    }
     match (&parts.method, ri.name.is_some(), ri.subresource.as_deref()) {
         (&Method::GET, false, _) if is_watch => watch::watch(st, &ri, &q, format).await,
         (&Method::GET, true, None) if is_watch => watch::watch(st, &ri, &q, format).await,
         (&Method::GET, false, _) => read::list(st, &ri, &q, format).await,
-        (&Method::GET, true, None | Some("status")) => read::get(st, &ri, format).await,
+        (
+            &Method::GET,
+            true,
+            None | Some("status" | "approval" | "ephemeralcontainers" | "resize"),
+        ) => read::get(st, &ri, format).await,
         (&Method::GET, true, Some("scale")) => {
             let obj = st
                 .store
@@ -194,13 +213,18 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         (&Method::POST, true, Some("eviction")) => {
             eviction::evict(st, &ri, &q, &parts.headers, &body).await
         }
+        (&Method::POST, true, Some("token")) => {
+            token_request::create(st, &ri, &parts.headers, &body).await
+        }
         (&Method::GET, true, Some("log")) => node_proxy::pod_log(st, &ri, &q).await,
-        (&Method::PUT, true, None | Some("status") | Some("scale") | Some("finalize")) => {
-            write::update(st, &ri, &q, &parts.headers, &body, format).await
+        (&Method::PUT, true, Some(sub)) if !write::UPDATABLE.contains(&sub) => {
+            Err(ApiError::method_not_allowed())
         }
-        (&Method::PATCH, true, None | Some("status") | Some("scale")) => {
-            write::patch(st, &ri, &q, &parts.headers, &body, format).await
+        (&Method::PUT, true, _) => write::update(st, &ri, &q, &parts.headers, &body, format).await,
+        (&Method::PATCH, true, Some(sub)) if !write::PATCHABLE.contains(&sub) => {
+            Err(ApiError::method_not_allowed())
         }
+        (&Method::PATCH, true, _) => write::patch(st, &ri, &q, &parts.headers, &body, format).await,
         (&Method::DELETE, true, None) => {
             delete::delete(st, &ri, &q, &parts.headers, &body, format).await
         }
@@ -209,6 +233,43 @@ async fn dispatch(st: &ApiState, req: Request) -> ApiResult<Response> {
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// The RBAC verb of a request to a resource (not a subresource).
+fn verb_of(method: &Method, named: bool, watch: bool) -> &'static str {
+    match (method, named) {
+        (&Method::GET, _) if watch => "watch",
+        (&Method::GET, true) => "get",
+        (&Method::GET, false) => "list",
+        (&Method::POST, _) => "create",
+        (&Method::PUT, _) => "update",
+        (&Method::PATCH, _) => "patch",
+        (&Method::DELETE, true) => "delete",
+        (&Method::DELETE, false) => "deletecollection",
+        _ => "",
+    }
+}
+
+/// Resources that are not stored objects: reviews answered on create,
+/// component statuses computed on read, and the namespace's bindings.
+async fn special(
+    st: &ApiState,
+    ri: &request::RequestInfo,
+    parts: &http::request::Parts,
+    body: &[u8],
+    format: codec::Format,
+) -> Option<ApiResult<Response>> {
+    use crate::registry::Special;
+    let resp = match ri.def.special {
+        Special::None => return None,
+        Special::ComponentStatuses if ri.name.is_some() => {
+            component_status::get(st, ri, format).await
+        }
+        Special::ComponentStatuses => component_status::list(st, ri, format).await,
+        Special::Bindings => binding::bind_from_body(st, ri, &parts.headers, body).await,
+        _ => review::create(st, ri, &parts.headers, body),
+    };
+    Some(resp)
 }
 
 async fn read_body(body: Body) -> ApiResult<bytes::Bytes> {

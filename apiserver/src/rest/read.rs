@@ -139,8 +139,18 @@ pub async fn list(
     if omit_managed_fields {
         page.items.iter_mut().for_each(remove_managed_fields);
     }
-    let list_meta = list_meta(&page);
-    let response = match format {
+    let response = render_page(ri, &page, format);
+    // Freeing thousands of JSON trees takes a while; the client need not wait.
+    if page.items.len() >= super::parallel::PARALLEL_MIN {
+        tokio::task::spawn_blocking(move || drop(page));
+    }
+    Ok(response)
+}
+
+/// Renders a page of objects as a list, a Table or partial metadata.
+pub(super) fn render_page(ri: &RequestInfo, page: &Page, format: Format) -> Response {
+    let list_meta = list_meta(page);
+    match format {
         Format::Table(inc) => respond(
             StatusCode::OK,
             &to_table(ri.def, &page.items, inc, list_meta, true),
@@ -159,12 +169,7 @@ pub async fn list(
             &List::new(ri, format, list_meta, &page.items),
             format,
         ),
-    };
-    // Freeing thousands of JSON trees takes a while; the client need not wait.
-    if page.items.len() >= super::parallel::PARALLEL_MIN {
-        tokio::task::spawn_blocking(move || drop(page));
     }
-    Ok(response)
 }
 
 /// Drops `metadata.managedFields` from a decoded object ([`OMIT_MANAGED_FIELDS`]).

@@ -1,4 +1,5 @@
-//! The scale subresource (autoscaling/v1 Scale) of deployments and replicasets.
+//! The scale subresource (autoscaling/v1 Scale) of deployments,
+//! replicasets, statefulsets and replicationcontrollers.
 
 use super::selection::label_selector_string;
 use crate::registry::ResourceDef;
@@ -8,12 +9,24 @@ pub fn to_scale(_def: &ResourceDef, obj: &Value) -> Value {
     to_scale_any(obj)
 }
 
+/// The selector of a Scale: a LabelSelector's string form, or for a
+/// ReplicationController (whose selector is a plain map) `k=v,...`.
+fn selector_of(obj: &Value) -> String {
+    let Some(sel) = obj.pointer("/spec/selector") else {
+        return String::new();
+    };
+    let is_label_selector =
+        sel.get("matchLabels").is_some() || sel.get("matchExpressions").is_some();
+    if is_label_selector || obj.get("kind").and_then(Value::as_str) != Some("ReplicationController")
+    {
+        return label_selector_string(sel);
+    }
+    label_selector_string(&json!({ "matchLabels": sel }))
+}
+
 pub fn to_scale_any(obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
-    let selector = obj
-        .pointer("/spec/selector")
-        .map(label_selector_string)
-        .unwrap_or_default();
+    let selector = selector_of(obj);
     json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

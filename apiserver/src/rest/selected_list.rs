@@ -193,6 +193,7 @@ mod tests {
             config,
             agent_token: None,
             namespaces: Default::default(),
+            token_signer: None,
         };
         let def = services();
         for (name, app, managed) in [("a", "web", true), ("b", "db", true), ("c", "web", false)] {

@@ -49,7 +49,7 @@ pub fn roundtrip<T: DeserializeOwned + Serialize>(
     mode: FieldValidation,
 ) -> ApiResult<(Value, Vec<String>)> {
     let mut unknown = Vec::new();
-    let typed: T = serde_ignored::deserialize(obj, |path| unknown.push(render_path(&path)))
+    let typed: T = serde_ignored::deserialize(&obj, |path| unknown.push(render_path(&path)))
         .map_err(|e| cannot_handle(def, &e.to_string()))?;
     // apiVersion/kind are checked separately; they never count as unknown.
     unknown.retain(|p| p != "apiVersion" && p != "kind");
@@ -72,13 +72,37 @@ pub fn roundtrip<T: DeserializeOwned + Serialize>(
         FieldValidation::Ignore => {}
         _ => {}
     }
-    let value = serde_json::to_value(&typed).map_err(ApiError::internal)?;
+    let mut value = serde_json::to_value(&typed).map_err(ApiError::internal)?;
+    drop_added_fields(&mut value, &obj);
     let warnings = if mode == FieldValidation::Warn {
         warnings
     } else {
         Vec::new()
     };
     Ok((value, warnings))
+}
+
+/// Removes what the round trip added: k8s-openapi fills a required field
+/// the client left out with its zero value (`""`, `{}`, `0`), where Go
+/// keeps it absent (a nil pointer, an empty string validation reports as
+/// "Required value"). The decoded object keeps exactly the client's fields.
+fn drop_added_fields(out: &mut Value, input: &Value) {
+    match (out, input) {
+        (Value::Object(o), Value::Object(i)) => {
+            o.retain(|k, _| i.get(k).is_some_and(|v| !v.is_null()));
+            for (k, v) in o.iter_mut() {
+                if let Some(iv) = i.get(k) {
+                    drop_added_fields(v, iv);
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(i)) if o.len() == i.len() => {
+            for (ov, iv) in o.iter_mut().zip(i) {
+                drop_added_fields(ov, iv);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn cannot_handle(def: &ResourceDef, detail: &str) -> ApiError {

@@ -110,6 +110,7 @@ pub async fn create_object(
     }
     let dry_run = q.dry_run()?;
     st.check_namespace_open(def, &obj).await?;
+    super::admission::admit_create(st, def, &mut obj).await?;
     let mut attempt = 1;
     loop {
         // Allocation comes before validation, as kube-apiserver's BeginCreate
@@ -294,6 +295,54 @@ fn subresource_view(sub: Option<&str>, current: &Value) -> Value {
     }
 }
 
+/// Subresources PUT can replace.
+pub const UPDATABLE: &[&str] = &[
+    "status",
+    "scale",
+    "finalize",
+    "approval",
+    "ephemeralcontainers",
+    "resize",
+];
+/// Subresources PATCH can change.
+pub const PATCHABLE: &[&str] = &[
+    "status",
+    "scale",
+    "approval",
+    "ephemeralcontainers",
+    "resize",
+];
+
+/// `pods/resize` changes the containers' resources and resize policies,
+/// nothing else (`ResizeStrategy` in `pkg/registry/core/pod/strategy.go`).
+fn resized(current: &Value, sent: &Value) -> Value {
+    let mut out = current.clone();
+    let sent_containers = sent.pointer("/spec/containers").and_then(Value::as_array);
+    let Some(containers) = out
+        .pointer_mut("/spec/containers")
+        .and_then(Value::as_array_mut)
+    else {
+        return out;
+    };
+    for c in containers.iter_mut() {
+        let name = c.get("name").cloned();
+        let Some(new) =
+            sent_containers.and_then(|list| list.iter().find(|n| n.get("name") == name.as_ref()))
+        else {
+            continue;
+        };
+        for field in ["resources", "resizePolicy"] {
+            match new.get(field) {
+                Some(v) => c[field] = v.clone(),
+                None => {
+                    c.as_object_mut().map(|m| m.remove(field));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Builds the new object from the current one and what the client sent to a subresource.
 fn merge_subresource(sub: Option<&str>, current: &Value, sent: Value) -> Value {
     match sub {
@@ -309,6 +358,25 @@ fn merge_subresource(sub: Option<&str>, current: &Value, sent: Value) -> Value {
             out["spec"]["replicas"] = replicas;
             out
         }
+        Some("approval") => {
+            // CertificateSigningRequests' approval writes only the conditions.
+            let mut out = current.clone();
+            let conditions = sent.pointer("/status/conditions").cloned();
+            if !out.get("status").is_some_and(Value::is_object) {
+                out["status"] = json!({});
+            }
+            out["status"]["conditions"] = conditions.unwrap_or(json!([]));
+            out
+        }
+        Some("ephemeralcontainers") => {
+            let mut out = current.clone();
+            out["spec"]["ephemeralContainers"] = sent
+                .pointer("/spec/ephemeralContainers")
+                .cloned()
+                .unwrap_or(json!([]));
+            out
+        }
+        Some("resize") => resized(current, &sent),
         Some("finalize") => {
             let mut out = current.clone();
             out["spec"]["finalizers"] = sent

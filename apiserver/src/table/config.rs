@@ -1,9 +1,8 @@
 //! ConfigMaps (NAME DATA AGE), Secrets (NAME TYPE DATA AGE) and
-//! ServiceAccounts (NAME SECRETS AGE).
+//! ServiceAccounts (NAME AGE: the SECRETS count column was dropped upstream
+//! in kubernetes/kubernetes#117160, since `secrets` is no longer populated).
 
-use super::{
-    age_cell, age_col, arr_at, col, map_len, name_cell, name_col, str_at, Column, Printer,
-};
+use super::{age_cell, age_col, col, map_len, name_cell, name_col, str_at, Column, Printer};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -11,7 +10,6 @@ use std::collections::BTreeSet;
 const CONFIGMAP_DATA_DESC: &str = "Number of data entries.";
 const SECRET_TYPE_DESC: &str = "Type of the secret.";
 const SECRET_DATA_DESC: &str = "Number of data entries.";
-const SA_SECRETS_DESC: &str = "Number of secrets.";
 
 pub struct ConfigMapPrinter;
 
@@ -67,16 +65,11 @@ pub struct ServiceAccountPrinter;
 
 impl Printer for ServiceAccountPrinter {
     fn columns(&self) -> Vec<Column> {
-        vec![
-            name_col(),
-            col("Secrets", "string", SA_SECRETS_DESC),
-            age_col(),
-        ]
+        vec![name_col(), age_col()]
     }
 
     fn cells(&self, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-        let n = arr_at(obj, "/secrets").len();
-        vec![name_cell(obj), Value::from(n as i64), age_cell(obj, now)]
+        vec![name_cell(obj), age_cell(obj, now)]
     }
 }
 
@@ -106,7 +99,7 @@ mod tests {
         );
         assert_eq!(
             names(&ServiceAccountPrinter),
-            [("Name", "string"), ("Secrets", "string"), ("Age", "string")]
+            [("Name", "string"), ("Age", "string")]
         );
     }
 
@@ -165,14 +158,14 @@ mod tests {
         });
         assert_eq!(
             ServiceAccountPrinter.cells(&sa, now()),
-            vec![json!("default"), json!(1), json!("100d")]
+            vec![json!("default"), json!("100d")]
         );
         assert_eq!(
             ServiceAccountPrinter.cells(
                 &json!({"metadata": {"name": "builder", "creationTimestamp": ago(86400 * 800)}}),
                 now()
             ),
-            vec![json!("builder"), json!(0), json!("2y70d")]
+            vec![json!("builder"), json!("2y70d")]
         );
     }
 }

@@ -14,18 +14,32 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub mod admission;
+pub mod apiregistration;
 pub mod apps;
+pub mod autoscaling;
+pub mod batch;
+pub mod certificates;
 pub mod config;
+pub mod core_extra;
 pub mod default;
 pub mod duration;
 pub mod endpoints;
 pub mod endpointslices;
 pub mod events;
+pub mod flowcontrol;
 pub mod leases;
 pub mod namespaces;
+pub mod networking;
 pub mod nodes;
 pub mod pods;
+pub mod policy;
+pub mod rbac;
+pub mod resource_claims;
+pub mod scheduling;
 pub mod services;
+pub mod storage;
+pub mod workloads;
 
 /// One column of a meta.k8s.io/v1 Table.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,6 +60,10 @@ pub trait Printer: Send + Sync {
     fn cells(&self, obj: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value>;
 }
 
+/// Shortens registration lines so each stays on one line.
+const ADMISSION: &str = "admissionregistration.k8s.io";
+const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
+
 /// The printer for a resource, keyed by (group, resource) e.g. ("", "pods"),
 /// ("apps", "deployments"), ("discovery.k8s.io", "endpointslices"),
 /// ("events.k8s.io", "events"); falls back to the default printer.
@@ -64,6 +82,48 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
         ("coordination.k8s.io", "leases") => &leases::LeasePrinter,
         ("apps", "deployments") | ("extensions", "deployments") => &apps::DeploymentPrinter,
         ("apps", "replicasets") | ("extensions", "replicasets") => &apps::ReplicaSetPrinter,
+        ("apps", "statefulsets") => &workloads::StatefulSetPrinter,
+        ("apps", "daemonsets") => &workloads::DaemonSetPrinter,
+        ("apps", "controllerrevisions") => &workloads::ControllerRevisionPrinter,
+        ("", "replicationcontrollers") => &workloads::ReplicationControllerPrinter,
+        ("", "podtemplates") => &workloads::PodTemplatePrinter,
+        ("batch", "jobs") => &batch::JobPrinter,
+        ("batch", "cronjobs") => &batch::CronJobPrinter,
+        ("autoscaling", "horizontalpodautoscalers") => &autoscaling::HpaPrinter,
+        ("policy", "poddisruptionbudgets") => &policy::PdbPrinter,
+        ("networking.k8s.io", "networkpolicies") => &networking::NetworkPolicyPrinter,
+        ("networking.k8s.io", "ingresses") => &networking::IngressPrinter,
+        ("networking.k8s.io", "ingressclasses") => &networking::IngressClassPrinter,
+        ("networking.k8s.io", "ipaddresses") => &networking::IpAddressPrinter,
+        ("networking.k8s.io", "servicecidrs") => &networking::ServiceCidrPrinter,
+        ("rbac.authorization.k8s.io", "rolebindings") => &rbac::ROLE_BINDING,
+        ("rbac.authorization.k8s.io", "clusterrolebindings") => &rbac::CLUSTER_ROLE_BINDING,
+        ("storage.k8s.io", "storageclasses") => &storage::StorageClassPrinter,
+        ("storage.k8s.io", "volumeattributesclasses") => &storage::VolumeAttributesClassPrinter,
+        ("storage.k8s.io", "csidrivers") => &storage::CsiDriverPrinter,
+        ("storage.k8s.io", "csinodes") => &storage::CsiNodePrinter,
+        ("storage.k8s.io", "volumeattachments") => &storage::VolumeAttachmentPrinter,
+        ("", "persistentvolumes") => &storage::PersistentVolumePrinter,
+        ("", "persistentvolumeclaims") => &storage::PersistentVolumeClaimPrinter,
+        ("", "resourcequotas") => &core_extra::ResourceQuotaPrinter,
+        ("", "componentstatuses") => &core_extra::ComponentStatusPrinter,
+        ("scheduling.k8s.io", "priorityclasses") => &scheduling::PriorityClassPrinter,
+        ("node.k8s.io", "runtimeclasses") => &scheduling::RuntimeClassPrinter,
+        ("certificates.k8s.io", "certificatesigningrequests") => &certificates::CsrPrinter,
+        ("certificates.k8s.io", "clustertrustbundles") => &certificates::ClusterTrustBundlePrinter,
+        (ADMISSION, "mutatingwebhookconfigurations") => &admission::WebhookConfigurationPrinter,
+        (ADMISSION, "validatingwebhookconfigurations") => &admission::WebhookConfigurationPrinter,
+        (ADMISSION, "validatingadmissionpolicies") => &admission::VALIDATING_POLICY,
+        (ADMISSION, "validatingadmissionpolicybindings") => &admission::PolicyBindingPrinter,
+        (ADMISSION, "mutatingadmissionpolicies") => &admission::MUTATING_POLICY,
+        (ADMISSION, "mutatingadmissionpolicybindings") => &admission::PolicyBindingPrinter,
+        ("apiregistration.k8s.io", "apiservices") => &apiregistration::ApiServicePrinter,
+        (FLOWCONTROL, "flowschemas") => &flowcontrol::FlowSchemaPrinter,
+        (FLOWCONTROL, "prioritylevelconfigurations") => &flowcontrol::PriorityLevelPrinter,
+        ("resource.k8s.io", "deviceclasses") => &resource_claims::NameAgePrinter,
+        ("resource.k8s.io", "resourceclaims") => &resource_claims::ResourceClaimPrinter,
+        ("resource.k8s.io", "resourceclaimtemplates") => &resource_claims::NameAgePrinter,
+        ("resource.k8s.io", "resourceslices") => &resource_claims::ResourceSlicePrinter,
         _ => &default::DefaultPrinter,
     }
 }
@@ -72,14 +132,27 @@ pub fn printer_for(group: &str, resource: &str) -> &'static dyn Printer {
 // Column helpers and shared descriptions.
 // ---------------------------------------------------------------------------
 
-/// ObjectMeta.name documentation (the NAME column of every table).
-pub(crate) const NAME_DESC: &str = "Name of the object.";
+/// ObjectMeta.name documentation (the NAME column of every table), as upstream.
+pub(crate) const NAME_DESC: &str =
+    "Name must be unique within a namespace. Is required when creating resources, \
+    although some resources may allow a client to request the generation of an \
+    appropriate name automatically. Name is primarily intended for creation \
+    idempotence and configuration definition. Cannot be updated. More info: \
+    https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
 
-/// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns).
-pub(crate) const CREATED_DESC: &str = "Time since the object was created.";
+/// ObjectMeta.creationTimestamp documentation (AGE / CREATED AT columns), as upstream.
+pub(crate) const CREATED_DESC: &str =
+    "CreationTimestamp is a timestamp representing the server time when this object \
+    was created. It is not guaranteed to be set in happens-before order across \
+    separate operations. Clients may not set this value. It is represented in \
+    RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for \
+    lists. More info: \
+    https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
-pub(crate) const CONTAINERS_DESC: &str = "Container names of the pod template.";
-pub(crate) const IMAGES_DESC: &str = "Container images of the pod template.";
+/// printers.go's literal description of the CONTAINERS columns.
+pub(crate) const CONTAINERS_DESC: &str = "Names of each container in the template.";
+/// printers.go's literal description of the IMAGES columns.
+pub(crate) const IMAGES_DESC: &str = "Images referenced by each container in the template.";
 
 /// A normal (priority 0) column.
 pub(crate) const fn col(
@@ -201,6 +274,41 @@ pub(crate) fn arr_at<'a>(v: &'a Value, ptr: &str) -> &'a [Value] {
 /// The number of entries of the map at `ptr` (0 when absent).
 pub(crate) fn map_len(v: &Value, ptr: &str) -> usize {
     at(v, ptr).and_then(Value::as_object).map_or(0, |m| m.len())
+}
+
+/// printers.go `printBoolPtr`: "True" / "False", or `<unset>` when absent.
+pub(crate) fn bool_ptr_string(v: &Value, ptr: &str) -> &'static str {
+    match at(v, ptr).and_then(Value::as_bool) {
+        Some(true) => "True",
+        Some(false) => "False",
+        None => "<unset>",
+    }
+}
+
+/// A resource.Quantity (a JSON string, or a bare number) as given, if present.
+pub(crate) fn quantity_at(v: &Value, ptr: &str) -> Option<String> {
+    match get(v, ptr)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An intstr.IntOrString as its `String()` renders it, if present.
+pub(crate) fn int_or_string_at(v: &Value, ptr: &str) -> Option<String> {
+    match get(v, ptr)? {
+        Value::String(s) => Some(s.clone()),
+        n @ Value::Number(_) => as_int(n).map(|i| i.to_string()),
+        _ => None,
+    }
+}
+
+/// The status of the first condition of type `type_` in the array at `ptr`.
+pub(crate) fn condition_status<'a>(v: &'a Value, ptr: &str, type_: &str) -> Option<&'a str> {
+    arr_at(v, ptr)
+        .iter()
+        .find(|c| str_at(c, "/type") == type_)
+        .map(|c| str_at(c, "/status"))
 }
 
 /// `metadata.name` as a cell.
@@ -451,6 +559,15 @@ mod tests {
     }
 
     #[test]
+    fn metadata_descriptions_are_upstreams() {
+        assert!(NAME_DESC.starts_with("Name must be unique within a namespace. Is required"));
+        assert!(NAME_DESC.ends_with("working-with-objects/names#names"));
+        assert!(CREATED_DESC
+            .contains("is in UTC.\n\nPopulated by the system. Read-only. Null for lists."));
+        assert!(!NAME_DESC.contains("  ") && !CREATED_DESC.contains("  "));
+    }
+
+    #[test]
     fn printer_lookup() {
         let names =
             |p: &dyn Printer| -> Vec<&'static str> { p.columns().iter().map(|c| c.name).collect() };
@@ -472,6 +589,29 @@ mod tests {
         assert_eq!(
             names(printer_for("example.com", "widgets")),
             ["Name", "Created At"]
+        );
+        // Upstream serves these with the default table convertor.
+        for (group, resource) in [
+            ("", "limitranges"),
+            ("rbac.authorization.k8s.io", "roles"),
+            ("rbac.authorization.k8s.io", "clusterroles"),
+            ("storage.k8s.io", "csistoragecapacities"),
+            ("apiextensions.k8s.io", "customresourcedefinitions"),
+        ] {
+            assert_eq!(names(printer_for(group, resource)), ["Name", "Created At"]);
+        }
+        assert_eq!(names(printer_for("batch", "jobs"))[1], "Status");
+        assert_eq!(
+            names(printer_for("autoscaling", "horizontalpodautoscalers"))[2],
+            "Targets"
+        );
+        assert_eq!(
+            names(printer_for("apiregistration.k8s.io", "apiservices"))[1],
+            "Service"
+        );
+        assert_eq!(
+            names(printer_for(FLOWCONTROL, "flowschemas"))[5],
+            "MissingPL"
         );
         // A core plural under another group is not the core printer.
         assert_eq!(

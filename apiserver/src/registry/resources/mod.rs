@@ -2,22 +2,28 @@
 
 pub mod api_service;
 pub mod certificate_signing_request;
+pub mod controller_revision;
+pub mod cronjob;
 pub mod csi_driver;
 pub mod csi_node;
 pub mod csi_storage_capacity;
 pub mod custom_resource_definition;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod event;
 pub mod flow_schema;
+pub mod hpa;
 pub mod hpa_versions;
 pub mod ingress;
 pub mod ingress_class;
 pub mod ip_address;
+pub mod job;
 pub mod limit_range;
 pub mod namespace;
 pub mod network_policy;
 pub mod node;
+pub mod pdb;
 pub mod persistent_volume;
 pub mod persistent_volume_claim;
 pub mod pod;
@@ -27,15 +33,18 @@ pub mod priority_level;
 pub mod rbac_binding;
 pub mod rbac_role;
 pub mod replicaset;
+pub mod replication_controller;
 pub mod resource_claims;
 pub mod resource_quota;
 pub mod runtime_class;
 pub mod secret;
 pub mod service;
+pub mod statefulset;
 pub mod storage_class;
 pub mod validating_admission_policy;
 pub mod volume_attachment;
 pub mod webhook_configuration;
+pub mod workload;
 
 use serde_json::Value;
 

@@ -78,3 +78,37 @@ pub fn validate_pod_spec(spec: Option<&Value>, path: &str) -> Vec<FieldError> {
     }
     errs
 }
+
+/// core/v1 PodTemplates (`ValidatePodTemplate`): the template's pod defaults
+/// and `ValidatePodTemplateSpec` at `template`.
+pub struct PodTemplateStrategy;
+
+impl crate::registry::Strategy for PodTemplateStrategy {
+    fn default(&self, obj: &mut Value, _ctx: &crate::registry::Ctx) {
+        if let Some(spec) = obj.pointer_mut("/template/spec").filter(|s| s.is_object()) {
+            default_pod_spec(spec);
+        }
+    }
+
+    fn validate_create(&self, obj: &Value, _ctx: &crate::registry::Ctx) -> Vec<FieldError> {
+        super::workload::validate_template(obj.get("template"), "template")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::resources::workload::{rendered, validate_template};
+
+    #[test]
+    fn pod_templates_validate_their_template() {
+        let o = json!({"template": {"metadata": {"labels": {"a": "-bad-"}}, "spec": {"containers": []}}});
+        assert_eq!(
+            rendered(&validate_template(o.get("template"), "template")),
+            vec![
+                r#"template.labels: Invalid value: "-bad-": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"#,
+                "template.spec.containers: Required value",
+            ]
+        );
+    }
+}

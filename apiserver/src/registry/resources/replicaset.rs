@@ -19,6 +19,10 @@ impl Strategy for ReplicaSetStrategy {
         deployment::validate_workload(obj)
     }
 
+    fn validate_update(&self, new: &Value, old: &Value, _ctx: &Ctx) -> Vec<FieldError> {
+        super::workload::with_immutable_selector(deployment::validate_workload(new), new, old)
+    }
+
     fn field(&self, obj: &Value, label: &str) -> Option<String> {
         (label == "status.replicas").then(|| {
             obj.pointer("/status/replicas")

@@ -482,6 +482,7 @@ mod tests {
             config,
             agent_token: None,
             namespaces: Default::default(),
+            token_signer: None,
         };
         st.allocators.rebuild(storage).await.unwrap();
         crate::bootstrap::ensure_system_objects(&st).await.unwrap();

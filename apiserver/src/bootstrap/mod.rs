@@ -1,5 +1,9 @@
-//! Objects every cluster starts with: the system namespaces (and later the
-//! `kubernetes` Service), created through the same write path as any client's.
+//! Objects every cluster starts with: the system namespaces, the
+//! `kubernetes` Service, the system PriorityClasses and the flow-control
+//! configuration, created through the same write path as any client's.
+
+mod flow_control;
+pub mod priority_classes;
 
 use crate::registry::catalog;
 use crate::rest::request::Query;
@@ -31,7 +35,64 @@ pub async fn ensure_system_objects(st: &ApiState) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("creating namespace {ns}: {}", e.message),
         }
     }
-    ensure_kubernetes_service(st).await
+    ensure_kubernetes_service(st).await?;
+    ensure_cluster_objects(
+        st,
+        "scheduling.k8s.io",
+        "priorityclasses",
+        priority_classes::objects(),
+    )
+    .await?;
+    let flowcontrol = "flowcontrol.apiserver.k8s.io";
+    ensure_cluster_objects(
+        st,
+        flowcontrol,
+        "prioritylevelconfigurations",
+        flow_control::priority_levels(),
+    )
+    .await?;
+    ensure_cluster_objects(st, flowcontrol, "flowschemas", flow_control::flow_schemas()).await
+}
+
+/// Creates the cluster-scoped objects that do not exist yet (an object a
+/// user changed is left as it is).
+async fn ensure_cluster_objects(
+    st: &ApiState,
+    group: &str,
+    plural: &str,
+    objects: Vec<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let def = catalog()
+        .lookup(group, "v1", plural)
+        .ok_or_else(|| anyhow::anyhow!("{plural} not served"))?;
+    let existing = st
+        .store
+        .list(def, None, None, 0, |_| true)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?
+        .items;
+    let names: std::collections::HashSet<&str> = existing
+        .iter()
+        .filter_map(|o| {
+            o.pointer("/metadata/name")
+                .and_then(serde_json::Value::as_str)
+        })
+        .collect();
+    for obj in objects {
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if names.contains(name.as_str()) {
+            continue;
+        }
+        match create_object(st, def, None, obj, &Query::default()).await {
+            Ok(_) => {}
+            Err(e) if e.reason == "AlreadyExists" => {}
+            Err(e) => anyhow::bail!("creating {plural} {name}: {}", e.message),
+        }
+    }
+    Ok(())
 }
 
 /// The `kubernetes` Service in `default` on the first ClusterIP, with
