@@ -13,6 +13,8 @@ use crate::registry::resources::{
     controller_revision::ControllerRevisionStrategy,
     cronjob::CronJobStrategy,
     csi_driver::CsiDriverStrategy,
+    csi_node::CsiNodeStrategy,
+    csi_storage_capacity::CsiStorageCapacityStrategy,
     custom_resource_definition::CustomResourceDefinitionStrategy,
     daemonset::DaemonSetStrategy,
     deployment::DeploymentStrategy,
@@ -26,6 +28,7 @@ use crate::registry::resources::{
     ingress_class::IngressClassStrategy,
     ip_address::{IpAddressStrategy, ServiceCidrStrategy},
     job::JobStrategy,
+    limit_range::LimitRangeStrategy,
     namespace::NamespaceStrategy,
     network_policy::NetworkPolicyStrategy,
     node::NodeStrategy,
@@ -40,11 +43,20 @@ use crate::registry::resources::{
     rbac_role::{ClusterRoleStrategy, RoleStrategy},
     replicaset::ReplicaSetStrategy,
     replication_controller::ReplicationControllerStrategy,
+    resource_claims::{
+        DeviceClassStrategy, ResourceClaimStrategy, ResourceClaimTemplateStrategy,
+        ResourceSliceStrategy,
+    },
+    resource_quota::ResourceQuotaStrategy,
     runtime_class::RuntimeClassStrategy,
     secret::SecretStrategy,
     service::ServiceStrategy,
     statefulset::StatefulSetStrategy,
     storage_class::{StorageClassStrategy, VolumeAttributesClassStrategy},
+    validating_admission_policy::{
+        ValidatingAdmissionPolicyBindingStrategy, ValidatingAdmissionPolicyStrategy,
+    },
+    volume_attachment::VolumeAttachmentStrategy,
     webhook_configuration::{
         MutatingWebhookConfigurationStrategy, ValidatingWebhookConfigurationStrategy,
     },
@@ -216,7 +228,10 @@ fn resources() -> Vec<ResourceDef> {
             .upsert()
             .strategy(&EventStrategy)
             .done(),
-        row::<core::v1::LimitRange>().short(&["limits"]).done(),
+        row::<core::v1::LimitRange>()
+            .short(&["limits"])
+            .strategy(&LimitRangeStrategy)
+            .done(),
         row::<core::v1::Namespace>()
             .short(&["ns"])
             .subresources(&["finalize", "status"])
@@ -257,6 +272,7 @@ fn resources() -> Vec<ResourceDef> {
         row::<core::v1::ResourceQuota>()
             .short(&["quota"])
             .subresources(STATUS)
+            .strategy(&ResourceQuotaStrategy)
             .done(),
         row::<core::v1::Secret>().strategy(&SecretStrategy).done(),
         row::<core::v1::ServiceAccount>()
@@ -416,14 +432,19 @@ fn resources() -> Vec<ResourceDef> {
         row::<storage::v1::CSIDriver>()
             .strategy(&CsiDriverStrategy)
             .done(),
-        row::<storage::v1::CSINode>().done(),
-        row::<storage::v1::CSIStorageCapacity>().done(),
+        row::<storage::v1::CSINode>()
+            .strategy(&CsiNodeStrategy)
+            .done(),
+        row::<storage::v1::CSIStorageCapacity>()
+            .strategy(&CsiStorageCapacityStrategy)
+            .done(),
         row::<storage::v1::StorageClass>()
             .short(&["sc"])
             .strategy(&StorageClassStrategy)
             .done(),
         row::<storage::v1::VolumeAttachment>()
             .subresources(STATUS)
+            .strategy(&VolumeAttachmentStrategy)
             .done(),
         row::<storage::v1::VolumeAttributesClass>()
             .short(&["vac"])
@@ -437,9 +458,11 @@ fn resources() -> Vec<ResourceDef> {
         row::<admissionregistration::v1::ValidatingAdmissionPolicy>()
             .categories(API_EXTENSIONS)
             .subresources(STATUS)
+            .strategy(&ValidatingAdmissionPolicyStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingAdmissionPolicyBinding>()
             .categories(API_EXTENSIONS)
+            .strategy(&ValidatingAdmissionPolicyBindingStrategy)
             .done(),
         row::<admissionregistration::v1::ValidatingWebhookConfiguration>()
             .categories(API_EXTENSIONS)
@@ -478,12 +501,19 @@ fn resources() -> Vec<ResourceDef> {
             .strategy(&PriorityLevelConfigurationStrategy)
             .done(),
         // resource.k8s.io/v1
-        row::<resource::v1::DeviceClass>().done(),
-        row::<resource::v1::ResourceClaimTemplate>().done(),
+        row::<resource::v1::DeviceClass>()
+            .strategy(&DeviceClassStrategy)
+            .done(),
+        row::<resource::v1::ResourceClaimTemplate>()
+            .strategy(&ResourceClaimTemplateStrategy)
+            .done(),
         row::<resource::v1::ResourceClaim>()
             .subresources(STATUS)
+            .strategy(&ResourceClaimStrategy)
             .done(),
-        row::<resource::v1::ResourceSlice>().done(),
+        row::<resource::v1::ResourceSlice>()
+            .strategy(&ResourceSliceStrategy)
+            .done(),
     ]
 }
 

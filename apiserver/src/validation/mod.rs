@@ -3,3 +3,4 @@ pub mod field_error;
 pub mod label_selector;
 pub mod names;
 pub mod quantity;
+pub mod resource_names;
