@@ -88,8 +88,20 @@ fn api_resources_lists_the_v137_surface() {
 /// `kubectl get -o wide` header, expected message for the invalid fixture
 /// object of that kind).
 const KINDS: &[(&str, &str, &str, &str, &str)] = &[
-    ("configmaps", "s-cm", "NAME DATA AGE", "NAME DATA AGE", ""),
-    ("limitranges", "s-limits", "NAME CREATED AT", "NAME CREATED AT", ""),
+    (
+        "configmaps",
+        "s-cm",
+        "NAME DATA AGE",
+        "NAME DATA AGE",
+        "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters",
+    ),
+    (
+        "limitranges",
+        "s-limits",
+        "NAME CREATED AT",
+        "NAME CREATED AT",
+        "spec.limits[0].default[cpu]: Invalid value: \"100m\": default value 500m is greater than max value 100m",
+    ),
     (
         "persistentvolumes",
         "s-pv",
@@ -118,7 +130,13 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "NAME DESIRED CURRENT READY AGE CONTAINERS IMAGES SELECTOR",
         "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
     ),
-    ("resourcequotas", "s-quota", "NAME REQUEST LIMIT AGE", "NAME REQUEST LIMIT AGE", ""),
+    (
+        "resourcequotas",
+        "s-quota",
+        "NAME REQUEST LIMIT AGE",
+        "NAME REQUEST LIMIT AGE",
+        "spec.hard[pods]: Invalid value: \"-1\": must be greater than or equal to 0",
+    ),
     (
         "serviceaccounts",
         "s-sa",
@@ -252,13 +270,19 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "NAME ATTACHREQUIRED PODINFOONMOUNT STORAGECAPACITY TOKENREQUESTS REQUIRESREPUBLISH MODES AGE",
         "spec.fsGroupPolicy: Unsupported value: \"Sometimes\"",
     ),
-    ("csinodes.storage.k8s.io", "s-node", "NAME DRIVERS AGE", "NAME DRIVERS AGE", ""),
+    (
+        "csinodes.storage.k8s.io",
+        "s-node",
+        "NAME DRIVERS AGE",
+        "NAME DRIVERS AGE",
+        "spec.drivers[0].name: Invalid value: \"bad driver\"",
+    ),
     (
         "csistoragecapacities.storage.k8s.io",
         "s-capacity",
         "NAME CREATED AT",
         "NAME CREATED AT",
-        "",
+        "storageClassName: Invalid value: \"\"",
     ),
     (
         "storageclasses.storage.k8s.io",
@@ -272,7 +296,7 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "s-va",
         "NAME ATTACHER PV NODE ATTACHED AGE",
         "NAME ATTACHER PV NODE ATTACHED AGE",
-        "",
+        "spec.attacher: Required value",
     ),
     (
         "volumeattributesclasses.storage.k8s.io",
@@ -300,14 +324,14 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "s-vap",
         "NAME VALIDATIONS PARAMKIND AGE",
         "NAME VALIDATIONS PARAMKIND AGE",
-        "",
+        "spec.failurePolicy: Unsupported value: \"Sometimes\": supported values: \"Fail\", \"Ignore\"",
     ),
     (
         "validatingadmissionpolicybindings.admissionregistration.k8s.io",
         "s-vapb",
         "NAME POLICYNAME PARAMREF AGE",
         "NAME POLICYNAME PARAMREF AGE",
-        "",
+        "spec.policyName: Required value",
     ),
     (
         "customresourcedefinitions.apiextensions.k8s.io",
@@ -349,7 +373,7 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "s-slice",
         "NAME ADDRESSTYPE PORTS ENDPOINTS AGE",
         "NAME ADDRESSTYPE PORTS ENDPOINTS AGE",
-        "",
+        "addressType: Unsupported value: \"IPv5\": supported values: \"FQDN\", \"IPv4\", \"IPv6\"",
     ),
     (
         "prioritylevelconfigurations.flowcontrol.apiserver.k8s.io",
@@ -372,20 +396,26 @@ const KINDS: &[(&str, &str, &str, &str, &str)] = &[
         "NAME AGE",
         "metadata.name",
     ),
-    ("resourceclaims.resource.k8s.io", "s-claim", "NAME STATE AGE", "NAME STATE AGE", ""),
+    (
+        "resourceclaims.resource.k8s.io",
+        "s-claim",
+        "NAME STATE AGE",
+        "NAME STATE AGE",
+        "spec.devices.requests[0].name: Invalid value: \"Bad Name\"",
+    ),
     (
         "resourceclaimtemplates.resource.k8s.io",
         "s-claimtemplate",
         "NAME AGE",
         "NAME AGE",
-        "",
+        "spec.spec.devices.requests[0].name: Invalid value: \"Bad Name\"",
     ),
     (
         "resourceslices.resource.k8s.io",
         "s-slice-n1",
         "NAME NODE DRIVER POOL AGE",
         "NAME NODE DRIVER POOL AGE",
-        "",
+        "spec: Required value: exactly one of `nodeName`, `nodeSelector`, `allNodes`, `perDeviceNodeSelection` is required",
     ),
 ];
 
