@@ -1569,3 +1569,38 @@ mod tests {
         assert_eq!(describe_field(out, "IP"), None);
     }
 }
+
+/// `python3` with the `kubernetes` package, installed with pip when it is
+/// missing (a missing pip is a failure, not a skip).
+pub fn python_with_client() -> &'static str {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let has_client = std::process::Command::new("python3")
+            .args(["-c", "import kubernetes"])
+            .output()
+            .unwrap_or_else(|e| panic!("running python3: {e}"))
+            .status
+            .success();
+        if has_client {
+            return;
+        }
+        let out = run_with_timeout(
+            std::process::Command::new("python3").args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                "kubernetes",
+            ]),
+            None,
+            std::time::Duration::from_secs(600),
+        );
+        assert!(
+            out.status.success(),
+            "python3 -m pip install kubernetes failed:\n{}",
+            text(&out.stderr)
+        );
+    });
+    "python3"
+}

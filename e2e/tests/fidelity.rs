@@ -10,7 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A chart with a ConfigMap, a Deployment and a Service: helm stores each
+/// A chart with a ConfigMap, a Deployment, a Service and the kinds charts
+/// carry beside them (Role, RoleBinding, PDB, HPA, Ingress): helm stores each
 /// release revision in a Secret through client-go's typed (protobuf) client.
 fn write_chart(dir: &Path, greeting: &str) {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
@@ -57,6 +58,57 @@ spec:
   selector: {app: {{ .Release.Name }}-web}
   ports:
   - port: 80
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ .Release.Name }}-reader
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ .Release.Name }}-reader
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: {{ .Release.Name }}-reader}
+subjects:
+- {kind: ServiceAccount, name: default, namespace: {{ .Release.Namespace }}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels: {app: {{ .Release.Name }}-web}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: {{ .Release.Name }}-web}
+  minReplicas: 1
+  maxReplicas: 3
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  rules:
+  - host: demo.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service:
+            name: {{ .Release.Name }}-web
+            port: {number: 80}
 "#,
     )
     .unwrap();
@@ -96,6 +148,16 @@ fn helm_installs_upgrades_and_uninstalls_a_release() {
     );
     let secrets = c.kubectl_ok(["get", "secrets", "-l", "owner=helm", "-o", "name"]);
     assert_eq!(secrets.trim(), "secret/sh.helm.release.v1.demo.v1");
+    let extras = c.kubectl_ok(["get", "roles,rolebindings,pdb,hpa,ingress", "-o", "name"]);
+    for made in [
+        "role.rbac.authorization.k8s.io/demo-reader",
+        "rolebinding.rbac.authorization.k8s.io/demo-reader",
+        "poddisruptionbudget.policy/demo-web",
+        "horizontalpodautoscaler.autoscaling/demo-web",
+        "ingress.networking.k8s.io/demo-web",
+    ] {
+        assert!(extras.contains(made), "{made} not installed:\n{extras}");
+    }
 
     helm(&c, &["upgrade", "demo", &chart, "--set", "greeting=again"]);
     assert_eq!(
@@ -112,11 +174,17 @@ fn helm_installs_upgrades_and_uninstalls_a_release() {
     assert!(!said.contains("Failed to purge"), "{said}");
     let left = c.kubectl_ok([
         "get",
-        "secrets,configmaps,deployments,services",
+        "secrets,configmaps,deployments,services,roles,pdb,hpa,ingress",
         "-o",
         "name",
     ]);
-    for gone in ["sh.helm.release", "demo-config", "demo-web"] {
+    for gone in [
+        "sh.helm.release",
+        "demo-config",
+        "demo-web",
+        "demo-reader",
+        "demo-migrate",
+    ] {
         assert!(!left.contains(gone), "{gone} left after uninstall:\n{left}");
     }
 }

@@ -8,45 +8,9 @@ use e2e::{text, Cluster};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(120);
-
-/// `python3` with the `kubernetes` package, installed with pip when it is
-/// missing (a missing pip is a failure, not a skip).
-fn python() -> &'static str {
-    static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        let has_client = Command::new("python3")
-            .args(["-c", "import kubernetes"])
-            .output()
-            .unwrap_or_else(|e| panic!("running python3: {e}"))
-            .status
-            .success();
-        if has_client {
-            return;
-        }
-        let out = e2e::run_with_timeout(
-            Command::new("python3").args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "--disable-pip-version-check",
-                "kubernetes",
-            ]),
-            None,
-            Duration::from_secs(600),
-        );
-        assert!(
-            out.status.success(),
-            "python3 -m pip install kubernetes failed:\n{}",
-            text(&out.stderr)
-        );
-    });
-    "python3"
-}
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/kube_stream.py")
@@ -54,7 +18,7 @@ fn script() -> PathBuf {
 
 /// Runs one scenario against `pod`; its JSON report.
 fn scenario(c: &Cluster, name: &str, pod: &str, arg: Option<&str>) -> Value {
-    let mut cmd = Command::new(python());
+    let mut cmd = Command::new(e2e::python_with_client());
     cmd.arg(script())
         .arg(c.kubeconfig())
         .arg(name)
