@@ -875,3 +875,51 @@ fn seed_manifests_dry_run() {
         "{outcomes:?}"
     );
 }
+
+/// Strategic merge patches and client-side apply merge a workload's
+/// containers by name, as for Deployments: a container another client
+/// added by patch survives a later `kubectl apply` of the manifest.
+#[test]
+fn workload_pod_templates_merge_by_container_name() {
+    let c = Cluster::start_apiserver(&[]);
+    let manifest = |image_b: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {{name: two}}\nspec:\n  serviceName: two\n  replicas: 0\n  selector: {{matchLabels: {{app: two}}}}\n  template:\n    metadata: {{labels: {{app: two}}}}\n    spec:\n      containers:\n      - {{name: a, image: busybox}}\n      - {{name: b, image: {image_b}}}\n"
+        )
+    };
+    c.apply(&manifest("busybox"));
+    c.kubectl_ok([
+        "patch",
+        "statefulset",
+        "two",
+        "-p",
+        "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"sidecar\",\"image\":\"busybox\"}]}}}}",
+    ]);
+    c.apply(&manifest("busybox:1.37"));
+    let names = c.get_jsonpath(
+        &["statefulset", "two"],
+        "{.spec.template.spec.containers[*].name}",
+    );
+    let mut names: Vec<&str> = names.split_whitespace().collect();
+    names.sort();
+    assert_eq!(names, ["a", "b", "sidecar"]);
+    let image_b = c.get_jsonpath(
+        &["statefulset", "two"],
+        "{.spec.template.spec.containers[?(@.name==\"b\")].image}",
+    );
+    assert_eq!(image_b, "busybox:1.37");
+    let cj = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  schedule: \"@daily\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - {name: a, image: busybox}\n          - {name: b, image: busybox}\n";
+    c.apply(cj);
+    c.kubectl_ok([
+        "patch",
+        "cronjob",
+        "nightly",
+        "-p",
+        "{\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"b\",\"image\":\"busybox:1.37\"}]}}}}}}",
+    ]);
+    let images = c.get_jsonpath(
+        &["cronjob", "nightly"],
+        "{.spec.jobTemplate.spec.template.spec.containers[*].image}",
+    );
+    assert_eq!(images, "busybox busybox:1.37");
+}

@@ -252,10 +252,10 @@ pub fn lookup(kind: &str, path: &[&str]) -> Field {
 /// Fields the registry strategy resets (and the field manager ignores) for
 /// writes to the main resource (`subresource` `None`) or to a subresource.
 pub fn reset_fields(kind: &str, subresource: Option<&str>) -> Vec<Vec<&'static str>> {
-    let has_status = matches!(
-        kind,
-        "Pod" | "Service" | "Deployment" | "ReplicaSet" | "Node" | "Namespace"
-    );
+    let has_status = crate::registry::catalog()
+        .all()
+        .iter()
+        .any(|d| d.kind == kind && d.has_status());
     match subresource {
         None | Some("") => {
             if has_status {
@@ -270,7 +270,9 @@ pub fn reset_fields(kind: &str, subresource: Option<&str>) -> Vec<Vec<&'static s
                 vec!["metadata", "deletionTimestamp"],
                 vec!["metadata", "ownerReferences"],
             ],
-            "Deployment" | "ReplicaSet" => vec![vec!["spec"], vec!["metadata", "labels"]],
+            "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
+                vec![vec!["spec"], vec!["metadata", "labels"]]
+            }
             _ => vec![vec!["spec"]],
         },
         Some(_) => Vec::new(),
@@ -301,6 +303,22 @@ pub fn empty_object(kind: &str) -> Value {
             "status": {"replicas": 0}
         }),
         "PodTemplate" => json!({"metadata": {"creationTimestamp": null}, "template": template}),
+        "StatefulSet" | "DaemonSet" | "ReplicationController" => json!({
+            "metadata": {"creationTimestamp": null},
+            "spec": {"selector": null, "template": template},
+            "status": {}
+        }),
+        "Job" => json!({
+            "metadata": {"creationTimestamp": null},
+            "spec": {"template": template},
+            "status": {}
+        }),
+        "CronJob" => json!({
+            "metadata": {"creationTimestamp": null},
+            "spec": {"schedule": "", "jobTemplate": {"metadata": {"creationTimestamp": null},
+                     "spec": {"template": template}}},
+            "status": {}
+        }),
         "EndpointSlice" => json!({
             "metadata": {"creationTimestamp": null},
             "addressType": "",
@@ -341,6 +359,11 @@ fn kind_def(kind: &str) -> Option<&'static TypeDef> {
         "Event" => &EVENT,
         "Lease" => &LEASE,
         "PodTemplate" => &POD_TEMPLATE,
+        "StatefulSet" => &STATEFUL_SET,
+        "DaemonSet" => &DAEMON_SET,
+        "Job" => &JOB,
+        "CronJob" => &CRON_JOB,
+        "ReplicationController" => &REPLICATION_CONTROLLER,
         _ => return None,
     })
 }
@@ -855,6 +878,82 @@ static REPLICA_SET_SPEC: TypeDef = typedef(
     ],
 );
 
+// The other workloads: their pod templates merge as a Deployment's does.
+static STATEFUL_SET: TypeDef = typedef(
+    "StatefulSet",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &STATEFUL_SET_SPEC),
+        strukt("status", &CONDITIONED_STATUS),
+    ],
+);
+static STATEFUL_SET_SPEC: TypeDef = typedef(
+    "StatefulSetSpec",
+    &[
+        strukt("selector", &LABEL_SELECTOR),
+        strukt("template", &POD_TEMPLATE_SPEC),
+        atomic_list("volumeClaimTemplates"),
+    ],
+);
+
+static DAEMON_SET: TypeDef = typedef(
+    "DaemonSet",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &WORKLOAD_SPEC),
+        strukt("status", &CONDITIONED_STATUS),
+    ],
+);
+/// DaemonSetSpec and JobSpec: a selector and a pod template.
+static WORKLOAD_SPEC: TypeDef = typedef(
+    "WorkloadSpec",
+    &[
+        strukt("selector", &LABEL_SELECTOR),
+        strukt("template", &POD_TEMPLATE_SPEC),
+    ],
+);
+
+static JOB: TypeDef = typedef(
+    "Job",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &WORKLOAD_SPEC),
+        strukt("status", &CONDITIONED_STATUS),
+    ],
+);
+
+static CRON_JOB: TypeDef = typedef(
+    "CronJob",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &CRON_JOB_SPEC),
+    ],
+);
+static CRON_JOB_SPEC: TypeDef = typedef("CronJobSpec", &[strukt("jobTemplate", &JOB_TEMPLATE)]);
+static JOB_TEMPLATE: TypeDef = typedef(
+    "JobTemplateSpec",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &WORKLOAD_SPEC),
+    ],
+);
+
+static REPLICATION_CONTROLLER: TypeDef = typedef(
+    "ReplicationController",
+    &[
+        strukt("metadata", &OBJECT_META),
+        strukt("spec", &REPLICATION_CONTROLLER_SPEC),
+        strukt("status", &CONDITIONED_STATUS),
+    ],
+);
+static REPLICATION_CONTROLLER_SPEC: TypeDef = typedef(
+    "ReplicationControllerSpec",
+    &[
+        atomic_map("selector"),
+        strukt("template", &POD_TEMPLATE_SPEC),
+    ],
+);
+
 // Endpoints.subsets and EndpointSlice.endpoints/ports are atomic lists.
 static ENDPOINTS: TypeDef = typedef(
     "Endpoints",
@@ -977,6 +1076,14 @@ mod tests {
             ("Deployment", vec!["spec", "template", "spec"]),
             ("ReplicaSet", vec!["spec", "template", "spec"]),
             ("PodTemplate", vec!["template", "spec"]),
+            ("StatefulSet", vec!["spec", "template", "spec"]),
+            ("DaemonSet", vec!["spec", "template", "spec"]),
+            ("Job", vec!["spec", "template", "spec"]),
+            ("ReplicationController", vec!["spec", "template", "spec"]),
+            (
+                "CronJob",
+                vec!["spec", "jobTemplate", "spec", "template", "spec"],
+            ),
         ] {
             let mut p = prefix.clone();
             p.push("containers");
