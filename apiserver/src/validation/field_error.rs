@@ -497,3 +497,10 @@ mod tests {
         assert_eq!(c["field"], "spec.selector");
     }
 }
+
+/// The rendered form of each error (`field: Type: detail`), what unit
+/// tests compare with kube-apiserver's messages.
+#[cfg(test)]
+pub fn strs(errs: Vec<FieldError>) -> Vec<String> {
+    errs.iter().map(ToString::to_string).collect()
+}

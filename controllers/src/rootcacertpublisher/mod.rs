@@ -5,15 +5,12 @@
 //! deleted and put back if changed.
 
 use crate::util::error::{self, ReconcileError};
-use crate::util::watch::wait_all;
+use crate::util::per_namespace::{self, terminating, PerNamespace};
 use crate::ControllerOptions;
-use futures::StreamExt;
 use informers::Informers;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, PostParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
+use kube::runtime::controller::Action;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -22,18 +19,10 @@ const DATA_KEY: &str = "ca.crt";
 const DESCRIPTION_KEY: &str = "kubernetes.io/description";
 const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
-struct Ctx {
-    client: kube::Client,
-    configmaps: Store<ConfigMap>,
-    ca: String,
-}
-
 /// What the namespace's ConfigMap should be changed to, if anything:
 /// `None` when it is right, or the namespace is going away.
 pub fn desired(ns: &Namespace, existing: Option<&ConfigMap>, ca: &str) -> Option<ConfigMap> {
-    let terminating = ns.metadata.deletion_timestamp.is_some()
-        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
-    if terminating {
+    if terminating(ns) {
         return None;
     }
     let data = BTreeMap::from([(DATA_KEY.to_string(), ca.to_string())]);
@@ -68,45 +57,24 @@ pub(crate) async fn start(
         tracing::info!("no root CA given: kube-root-ca.crt ConfigMaps are not published");
         return Ok(crate::Started::new("root-ca-cert-publisher", Vec::new()));
     };
-    let client = informers.client().clone();
-    let (ns_store, ns_synced, namespaces) =
-        informers.cached::<Namespace>(watcher::Config::default());
-    let (cm_store, cm_synced, configmaps) = informers.cached::<ConfigMap>(
-        watcher::Config::default().fields(&format!("metadata.name={CONFIGMAP_NAME}")),
-    );
-    let ctx = Arc::new(Ctx {
-        client,
-        configmaps: cm_store,
+    per_namespace::start::<ConfigMap, _, _, _>(
+        informers,
+        opts,
+        "root-ca-cert-publisher",
+        CONFIGMAP_NAME,
         ca,
-    });
-    let controller = Controller::for_stream(namespaces.touched_objects(), ns_store)
-        .with_config(crate::controller_config(opts))
-        .watches_stream(configmaps.touched_objects(), |cm: ConfigMap| {
-            cm.metadata
-                .namespace
-                .map(|ns| ObjectRef::<Namespace>::new(&ns))
-        })
-        .run(
-            reconcile,
-            |_, e: &ReconcileError, _| error::retry_after(e),
-            ctx,
-        )
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "root CA publisher reconcile failed");
-            }
-        });
-    let tasks = vec![tokio::spawn(controller)];
-    wait_all(vec![ns_synced, cm_synced]).await?;
-    Ok(crate::Started::new("root-ca-cert-publisher", tasks))
+        reconcile,
+    )
+    .await
 }
 
-async fn reconcile(ns: Arc<Namespace>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+async fn reconcile(
+    ns: Arc<Namespace>,
+    ctx: Arc<PerNamespace<ConfigMap, String>>,
+) -> Result<Action, ReconcileError> {
     let name = ns.metadata.name.clone().unwrap_or_default();
-    let existing = ctx
-        .configmaps
-        .get(&ObjectRef::new(CONFIGMAP_NAME).within(&name));
-    let Some(cm) = desired(&ns, existing.as_deref(), &ctx.ca) else {
+    let existing = ctx.object_in(&name);
+    let Some(cm) = desired(&ns, existing.as_deref(), &ctx.extra) else {
         return Ok(Action::await_change());
     };
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &name);

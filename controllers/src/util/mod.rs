@@ -4,6 +4,7 @@
 pub mod error;
 pub mod events;
 pub mod owner;
+pub mod per_namespace;
 pub mod pod;
 pub mod selector;
 pub mod watch;

@@ -219,9 +219,7 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(s)
     }
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn requests() {

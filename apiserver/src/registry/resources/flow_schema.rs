@@ -280,9 +280,7 @@ fn validate_member(kind: &str, m: &Value, path: &str) -> Vec<FieldError> {
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn valid_schema_and_default() {

@@ -148,9 +148,7 @@ pub fn validate_service_cidr_update(new: &Value, old: &Value) -> Vec<FieldError>
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn ip_addresses() {

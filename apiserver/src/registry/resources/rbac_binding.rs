@@ -170,9 +170,7 @@ pub fn validate_subject(s: &Value, namespaced: bool, path: &str) -> Vec<FieldErr
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     fn binding() -> Value {
         json!({

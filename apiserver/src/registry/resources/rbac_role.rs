@@ -123,9 +123,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn role_rules() {

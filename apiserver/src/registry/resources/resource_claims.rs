@@ -243,9 +243,7 @@ pub fn validate_slice(obj: &Value) -> Vec<FieldError> {
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn claims() {

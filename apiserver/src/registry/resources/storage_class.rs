@@ -156,9 +156,7 @@ pub fn validate_vac(obj: &Value) -> Vec<FieldError> {
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     fn defaulted(mut sc: Value) -> Value {
         default_field(&mut sc, "reclaimPolicy", json!("Delete"));

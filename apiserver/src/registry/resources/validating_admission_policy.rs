@@ -328,9 +328,7 @@ fn validate_actions(actions: &[Value]) -> Vec<FieldError> {
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     #[test]
     fn policies() {

@@ -437,9 +437,7 @@ fn validate_review_versions(hook: &Value, path: &str) -> Vec<FieldError> {
 mod tests {
     use super::*;
 
-    fn strs(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(ToString::to_string).collect()
-    }
+    use crate::validation::field_error::strs;
 
     fn hook() -> Value {
         json!({"webhooks": [{
