@@ -1535,41 +1535,6 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_parse_handles_empty_cells() {
-        let out = "NAME          SHORTNAMES   APIVERSION   NAMESPACED   KIND\n\
-                   bindings                   v1           true         Binding\n\
-                   configmaps    cm           v1           true         ConfigMap\n";
-        let t = Table::parse(out);
-        assert_eq!(
-            t.header,
-            ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
-        );
-        assert_eq!(t.rows[0], ["bindings", "", "v1", "true", "Binding"]);
-        assert_eq!(t.row("NAME", "configmaps")[1], "cm");
-    }
-
-    #[test]
-    fn table_parse_multiword_header() {
-        let out = "LAST SEEN   TYPE     REASON\n5s          Normal   Created\n";
-        let t = Table::parse(out);
-        assert_eq!(t.header, ["LAST SEEN", "TYPE", "REASON"]);
-        assert_eq!(t.rows[0], ["5s", "Normal", "Created"]);
-    }
-
-    #[test]
-    fn describe_field_collapses_spaces() {
-        let out = "Name:              web\nPort:              http  80/TCP\n";
-        assert_eq!(describe_field(out, "Name").as_deref(), Some("web"));
-        assert_eq!(describe_field(out, "Port").as_deref(), Some("http 80/TCP"));
-        assert_eq!(describe_field(out, "IP"), None);
-    }
-}
-
 /// `python3` with the `kubernetes` package, installed with pip when it is
 /// missing (a missing pip is a failure, not a skip).
 pub fn python_with_client() -> &'static str {
@@ -1603,4 +1568,39 @@ pub fn python_with_client() -> &'static str {
         );
     });
     "python3"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_parse_handles_empty_cells() {
+        let out = "NAME          SHORTNAMES   APIVERSION   NAMESPACED   KIND\n\
+                   bindings                   v1           true         Binding\n\
+                   configmaps    cm           v1           true         ConfigMap\n";
+        let t = Table::parse(out);
+        assert_eq!(
+            t.header,
+            ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+        );
+        assert_eq!(t.rows[0], ["bindings", "", "v1", "true", "Binding"]);
+        assert_eq!(t.row("NAME", "configmaps")[1], "cm");
+    }
+
+    #[test]
+    fn table_parse_multiword_header() {
+        let out = "LAST SEEN   TYPE     REASON\n5s          Normal   Created\n";
+        let t = Table::parse(out);
+        assert_eq!(t.header, ["LAST SEEN", "TYPE", "REASON"]);
+        assert_eq!(t.rows[0], ["5s", "Normal", "Created"]);
+    }
+
+    #[test]
+    fn describe_field_collapses_spaces() {
+        let out = "Name:              web\nPort:              http  80/TCP\n";
+        assert_eq!(describe_field(out, "Name").as_deref(), Some("web"));
+        assert_eq!(describe_field(out, "Port").as_deref(), Some("http 80/TCP"));
+        assert_eq!(describe_field(out, "IP"), None);
+    }
 }

@@ -394,6 +394,13 @@ pub fn causes(errs: &[FieldError]) -> Value {
     Value::Array(errs.iter().map(FieldError::to_cause).collect())
 }
 
+/// The rendered form of each error (`field: Type: detail`), what unit
+/// tests compare with kube-apiserver's messages.
+#[cfg(test)]
+pub fn strs(errs: Vec<FieldError>) -> Vec<String> {
+    errs.iter().map(ToString::to_string).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,11 +503,4 @@ mod tests {
         assert_eq!(c["message"], "Required value");
         assert_eq!(c["field"], "spec.selector");
     }
-}
-
-/// The rendered form of each error (`field: Type: detail`), what unit
-/// tests compare with kube-apiserver's messages.
-#[cfg(test)]
-pub fn strs(errs: Vec<FieldError>) -> Vec<String> {
-    errs.iter().map(ToString::to_string).collect()
 }
