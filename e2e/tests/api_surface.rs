@@ -598,6 +598,24 @@ fn admission_and_subresources_without_controllers() {
     assert!(approved.contains("approved"), "{approved}");
     let condition = c.get_jsonpath(&["csr", "s-csr"], "{.status.conditions[0].type}");
     assert_eq!(condition, "Approved");
+    let by_signer = c.kubectl_ok([
+        "get",
+        "csr",
+        "--field-selector=spec.signerName=example.com/signer",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        by_signer.trim(),
+        "certificatesigningrequest.certificates.k8s.io/s-csr"
+    );
+    let err = c.kubectl_err(["get", "ingress", "--field-selector=spec.rules=x"]);
+    assert!(
+        err.contains(
+            "\"spec.rules\" is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        ),
+        "{err}"
+    );
     // Pod resize and ephemeral containers go through their subresources only.
     c.kubectl_ok([
         "patch",

@@ -68,16 +68,6 @@ pub trait Strategy: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Value of a resource-specific field-selector label (`spec.nodeName`, ...).
-    fn field(&self, _obj: &Value, _label: &str) -> Option<String> {
-        None
-    }
-
-    /// Resource-specific field-selector labels, beyond metadata.name/namespace.
-    fn field_labels(&self) -> &'static [&'static str] {
-        &[]
-    }
-
     /// The API group whose storage this resource shares, when it is another
     /// version of a resource served elsewhere (events.k8s.io/v1 events are
     /// stored as core/v1 events, as in kube-apiserver).

@@ -297,6 +297,7 @@ const SERVICE_FIELDS: &[&str] = &[
 ];
 const REPLICASET_FIELDS: &[&str] = &["metadata.name", "metadata.namespace", "status.replicas"];
 const JOB_FIELDS: &[&str] = &["metadata.name", "metadata.namespace", "status.successful"];
+const CSR_FIELDS: &[&str] = &["metadata.name", "spec.signerName"];
 const DEFAULT_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
 
 /// The field labels a resource accepts in `fieldSelector`, and whether it has
@@ -312,6 +313,7 @@ pub fn supported_field_labels(group: &str, plural: &str) -> (&'static [&'static 
         ("", "services") => (SERVICE_FIELDS, true),
         ("apps", "replicasets") => (REPLICASET_FIELDS, true),
         ("batch", "jobs") => (JOB_FIELDS, true),
+        ("certificates.k8s.io", "certificatesigningrequests") => (CSR_FIELDS, true),
         _ => (DEFAULT_FIELDS, false),
     }
 }
@@ -413,6 +415,9 @@ pub fn selectable_fields(
             put("status.replicas", num(obj, "/status/replicas"))
         }
         ("batch", "jobs") => put("status.successful", num(obj, "/status/succeeded")),
+        ("certificates.k8s.io", "certificatesigningrequests") => {
+            put("spec.signerName", s(obj, "/spec/signerName"))
+        }
         ("", "events") => {
             for (k, p) in [
                 ("involvedObject.kind", "/involvedObject/kind"),

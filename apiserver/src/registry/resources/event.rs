@@ -12,7 +12,6 @@
 //! lastTimestamp / count. `series`, `eventTime`, `action`, `reason`,
 //! `related`, `type` and `reportingInstance` are spelled alike.
 
-use super::field_at_path;
 use crate::registry::Strategy;
 use serde_json::{json, Value};
 
@@ -36,58 +35,9 @@ pub struct EventStrategy;
 /// events.k8s.io/v1 events: stored as core/v1, converted on the way in and out.
 pub struct EventsV1Strategy;
 
-const CORE_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-];
-
-const EVENTS_V1_FIELDS: &[&str] = &[
-    "regarding.kind",
-    "regarding.namespace",
-    "regarding.name",
-    "regarding.uid",
-    "regarding.apiVersion",
-    "regarding.resourceVersion",
-    "regarding.fieldPath",
-    "reason",
-    "reportingController",
-    "type",
-];
-
-impl Strategy for EventStrategy {
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        match label {
-            "source" => Some(field_at_path(obj, "source.component")),
-            l if CORE_FIELDS.contains(&l) => Some(field_at_path(obj, l)),
-            _ => None,
-        }
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        CORE_FIELDS
-    }
-}
+impl Strategy for EventStrategy {}
 
 impl Strategy for EventsV1Strategy {
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        EVENTS_V1_FIELDS
-            .contains(&label)
-            .then(|| field_at_path(obj, label))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        EVENTS_V1_FIELDS
-    }
-
     fn storage_group(&self) -> Option<&'static str> {
         Some("")
     }

@@ -37,14 +37,6 @@ impl Strategy for JobStrategy {
         }
         Ok(Pending::default())
     }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        (label == "status.successful").then(|| workload::int_field(obj, "/status/succeeded"))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        &["status.successful"]
-    }
 }
 
 fn manual_selector(obj: &Value) -> bool {

@@ -74,22 +74,3 @@ pub(crate) fn object_field<'a>(obj: &'a mut Value, key: &str) -> Option<&'a mut 
     }
     entry.is_object().then_some(entry)
 }
-
-/// A field-selector value: the field at a dotted path, as Go would print it
-/// (missing fields are the empty string).
-pub(crate) fn field_at_path(obj: &Value, path: &str) -> String {
-    let mut cur = obj;
-    for part in path.split('.') {
-        match cur.get(part) {
-            Some(v) => cur = v,
-            None => return String::new(),
-        }
-    }
-    match cur {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}

@@ -45,12 +45,4 @@ impl Strategy for NamespaceStrategy {
         }
         Ok(())
     }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        (label == "status.phase").then(|| super::field_at_path(obj, label))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        &["status.phase"]
-    }
 }

@@ -1,23 +1,12 @@
 //! Pods.
 
-use super::{default_field, field_at_path, object_field, pod_template};
+use super::{default_field, object_field, pod_template};
 use crate::registry::{Ctx, Pending, Strategy, WriteOp};
 use crate::rest::status::{ApiError, ApiResult};
 use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
 
 pub struct PodStrategy;
-
-const FIELDS: &[&str] = &[
-    "spec.nodeName",
-    "spec.restartPolicy",
-    "spec.schedulerName",
-    "spec.serviceAccountName",
-    "spec.hostNetwork",
-    "status.phase",
-    "status.podIP",
-    "status.nominatedNodeName",
-];
 
 impl Strategy for PodStrategy {
     fn default(&self, obj: &mut Value, _ctx: &Ctx) {
@@ -78,14 +67,6 @@ impl Strategy for PodStrategy {
             kind: "Pod",
         };
         Err(ApiError::invalid(target, &name, &errs))
-    }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        FIELDS.contains(&label).then(|| field_at_path(obj, label))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        FIELDS
     }
 }
 

@@ -22,17 +22,4 @@ impl Strategy for ReplicaSetStrategy {
     fn validate_update(&self, new: &Value, old: &Value, _ctx: &Ctx) -> Vec<FieldError> {
         super::workload::with_immutable_selector(deployment::validate_workload(new), new, old)
     }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        (label == "status.replicas").then(|| {
-            obj.pointer("/status/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-                .to_string()
-        })
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        &["status.replicas"]
-    }
 }

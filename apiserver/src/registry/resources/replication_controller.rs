@@ -17,14 +17,6 @@ impl Strategy for ReplicationControllerStrategy {
     fn validate_create(&self, obj: &Value, _ctx: &Ctx) -> Vec<FieldError> {
         validate(obj)
     }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        (label == "status.replicas").then(|| workload::int_field(obj, "/status/replicas"))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        &["status.replicas"]
-    }
 }
 
 /// `SetDefaults_ReplicationController`: the template's labels become the

@@ -1,6 +1,6 @@
 //! Secrets.
 
-use super::{default_field, field_at_path};
+use super::default_field;
 use crate::registry::{Ctx, Strategy};
 use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
@@ -47,13 +47,5 @@ impl Strategy for SecretStrategy {
         }
         errs.extend(super::config_map::validate_immutable(new, old, &["data"]));
         errs
-    }
-
-    fn field(&self, obj: &Value, label: &str) -> Option<String> {
-        (label == "type").then(|| field_at_path(obj, label))
-    }
-
-    fn field_labels(&self) -> &'static [&'static str] {
-        &["type"]
     }
 }

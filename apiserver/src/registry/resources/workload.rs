@@ -240,14 +240,6 @@ pub(crate) fn spec_without(obj: &Value, old: &Value, keep: &[&str]) -> Value {
     spec
 }
 
-/// Sets a JSON number field selector value as Go prints it (0 when absent).
-pub(crate) fn int_field(obj: &Value, pointer: &str) -> String {
-    obj.pointer(pointer)
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-        .to_string()
-}
-
 #[cfg(test)]
 pub(crate) fn rendered(errs: &[FieldError]) -> Vec<String> {
     errs.iter().map(ToString::to_string).collect()
