@@ -154,22 +154,4 @@ mod tests {
         assert_eq!(v1["deprecatedFirstTimestamp"], "2026-01-01T00:00:00Z");
         assert_eq!(v1["deprecatedCount"], 1);
     }
-
-    #[test]
-    fn field_selectors_follow_the_served_form() {
-        let v1 = recorded();
-        assert_eq!(
-            EventsV1Strategy.field(&v1, "regarding.name").as_deref(),
-            Some("web")
-        );
-        let core = events_v1_to_core(v1);
-        assert_eq!(
-            EventStrategy.field(&core, "involvedObject.uid").as_deref(),
-            Some("u1")
-        );
-        assert_eq!(
-            EventStrategy.field(&core, "involvedObject.kind").as_deref(),
-            Some("Deployment")
-        );
-    }
 }
