@@ -941,3 +941,83 @@ fn workload_pod_templates_merge_by_container_name() {
     );
     assert_eq!(images, "busybox busybox:1.37");
 }
+
+/// kubectl's generators for the new kinds (`kubectl create job`, `role`,
+/// `ingress`, ..., `kubectl autoscale`), through client-go's typed clients
+/// (protobuf bodies for most of them).
+#[test]
+fn kubectl_generators_create_the_new_kinds() {
+    let c = Cluster::start_apiserver(&[]);
+    let commands: &[&[&str]] = &[
+        &["create", "deployment", "web", "--image=nginx"],
+        &["create", "job", "j1", "--image=busybox", "--", "true"],
+        &[
+            "create",
+            "cronjob",
+            "cj1",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+            "--",
+            "true",
+        ],
+        &["create", "role", "r1", "--verb=get", "--resource=pods"],
+        &["create", "rolebinding", "rb1", "--role=r1", "--user=jane"],
+        &[
+            "create",
+            "clusterrole",
+            "cr1",
+            "--verb=get",
+            "--resource=nodes",
+        ],
+        &[
+            "create",
+            "clusterrolebinding",
+            "crb1",
+            "--clusterrole=cr1",
+            "--group=devs",
+        ],
+        &["create", "priorityclass", "pc1", "--value=100"],
+        &["create", "quota", "q1", "--hard=pods=5"],
+        &[
+            "create",
+            "poddisruptionbudget",
+            "pdb1",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        &["create", "ingress", "ing1", "--rule=a.example.com/=web:80"],
+        &[
+            "autoscale",
+            "deployment",
+            "web",
+            "--min=1",
+            "--max=3",
+            "--cpu=50%",
+        ],
+    ];
+    let mut protobuf = 0;
+    for args in commands {
+        let verbose: Vec<&str> = args.iter().copied().chain(["-v=8"]).collect();
+        let out = c.kubectl(&verbose);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "kubectl {args:?}:\n{stderr}");
+        if stderr.contains("Content-Type: application/vnd.kubernetes.protobuf") {
+            protobuf += 1;
+        }
+    }
+    assert!(protobuf >= 3, "only {protobuf} generators sent protobuf");
+    let host = c.get_jsonpath(&["ingress", "ing1"], "{.spec.rules[0].host}");
+    assert_eq!(host, "a.example.com");
+    let backend = c.get_jsonpath(
+        &["ingress", "ing1"],
+        "{.spec.rules[0].http.paths[0].backend.service.name}",
+    );
+    assert_eq!(backend, "web");
+    let target = c.get_jsonpath(
+        &["horizontalpodautoscalers.v1.autoscaling", "web"],
+        "{.spec.targetCPUUtilizationPercentage}",
+    );
+    assert_eq!(target, "50");
+    let rule = c.get_jsonpath(&["role", "r1"], "{.rules[0].verbs[0]}");
+    assert_eq!(rule, "get");
+}

@@ -103,14 +103,34 @@ pub fn normalize(kind: &str, serde: Value) -> Value {
     }
 }
 
-/// A message: its set fields by JSON name.
+/// Go structs embedded with `json:",inline"`: a message field in protobuf,
+/// their fields sit in the parent object in JSON (Volume's VolumeSource,
+/// Probe's ProbeHandler, IngressRule's IngressRuleValue, ...).
+const INLINE_FIELDS: &[&str] = &[
+    "volumeSource",
+    "persistentVolumeSource",
+    "handler",
+    "ingressRuleValue",
+    "ephemeralContainerCommon",
+    "deviceConfiguration",
+];
+
+/// A message: its set fields by JSON name, inline members flattened.
 fn structure(kind: &str, map: Map<String, Value>) -> Map<String, Value> {
-    map.into_iter()
-        .filter_map(|(key, value)| {
-            let key = json_name(key, &value);
-            field(kind, &key, value).map(|v| (key, v))
-        })
-        .collect()
+    let mut out = Map::new();
+    for (key, value) in map {
+        let key = json_name(key, &value);
+        match field(kind, &key, value) {
+            Some(Value::Object(inner)) if INLINE_FIELDS.contains(&key.as_str()) => {
+                out.extend(inner);
+            }
+            Some(v) => {
+                out.insert(key, v);
+            }
+            None => {}
+        }
+    }
+    out
 }
 
 /// A field's value, or None where Go's JSON leaves it out.
@@ -263,6 +283,29 @@ mod tests {
         );
         assert_eq!(json_name("type_".into(), &json!("x")), "type");
         assert_eq!(json_name("ref_".into(), &json!("x")), "$ref");
+    }
+
+    #[test]
+    fn inline_members_are_flattened() {
+        let pod = serde_json::json!({"spec": {
+            "volumes": [{"name": "v", "volumeSource": {"emptyDir": {}}}],
+            "containers": [{"name": "c", "readinessProbe": {"handler": {"exec": {"command": ["true"]}}, "periodSeconds": 5}}]
+        }});
+        assert_eq!(
+            normalize("Pod", pod),
+            serde_json::json!({"spec": {
+                "volumes": [{"name": "v", "emptyDir": {}}],
+                "containers": [{"name": "c", "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 5}}]
+            }})
+        );
+        let ingress = serde_json::json!({"spec": {"rules": [{"host": "a", "ingressRuleValue": {"http": {"paths": []}}}]}});
+        assert_eq!(
+            normalize("Ingress", ingress),
+            serde_json::json!({"spec": {"rules": [{"host": "a", "http": {}}]}})
+        );
+        // RuntimeClass.handler is a string, not an embedded struct.
+        let rc = serde_json::json!({"handler": "runc"});
+        assert_eq!(normalize("RuntimeClass", rc.clone()), rc);
     }
 
     #[test]
