@@ -317,7 +317,8 @@ impl Components {
 /// `...OrStringArray`) are published by kube-apiserver with a description
 /// only: their `oneOf` has no OpenAPI v2 form (nor a gnostic field).
 fn untyped_json_schema_unions(defs: &mut BTreeMap<String, Value>) {
-    const PREFIX: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr";
+    const PREFIX: &str =
+        "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOr";
     for (name, schema) in defs.iter_mut() {
         if !name.starts_with(PREFIX) {
             continue;
