@@ -2,7 +2,7 @@
 //! RSS, create/get latency under concurrency, listing N services as a Table,
 //! watch delivery latency — all over HTTPS from a real client (kube-rs).
 
-use super::cluster::{descendants, tempdir, with_cpu, BenchCluster, LocalEtcd};
+use super::cluster::{descendants, tempdir, with_cpu, BenchCluster, LocalEtcd, Startup};
 use super::stats::{ms, Summary};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -153,14 +153,10 @@ async fn measure(
     let mut cluster = BenchCluster::new(&dir)?;
     cluster.subcommand = component.subcommand();
     cluster.extra_args = backend.clone();
-    let ready_empty = cluster.start().await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_idle = cluster.rss_kib()?;
-    println!(
-        "start-up to /readyz (empty store): {:.1} ms",
-        ms(ready_empty)
-    );
-    println!("idle RSS: {:.1} MiB", rss_idle as f64 / 1024.0);
+    let Startup {
+        ready: ready_empty,
+        rss_idle_kib: rss_idle,
+    } = cluster.start_idle().await?;
 
     let client = cluster.client().await?;
     let services: Api<Service> = Api::namespaced(client.clone(), "default");

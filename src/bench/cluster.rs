@@ -13,6 +13,12 @@ pub fn tempdir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Start-up to `/readyz` on an empty store and RSS once idle.
+pub struct Startup {
+    pub ready: Duration,
+    pub rss_idle_kib: u64,
+}
+
 pub struct BenchCluster {
     pub data_dir: PathBuf,
     pub port: u16,
@@ -63,6 +69,24 @@ impl BenchCluster {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+
+    /// Starts the cluster, then lets it settle for 500 ms before reading
+    /// its RSS: the figures a fresh cluster costs before any client load,
+    /// measured the same way by every benchmark that reports them.
+    pub async fn start_idle(&mut self) -> anyhow::Result<Startup> {
+        let ready = self.start().await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let rss_idle_kib = self.rss_kib()?;
+        println!(
+            "start-up to /readyz (empty store): {:.1} ms",
+            ready.as_secs_f64() * 1000.0
+        );
+        println!("idle RSS: {:.1} MiB", rss_idle_kib as f64 / 1024.0);
+        Ok(Startup {
+            ready,
+            rss_idle_kib,
+        })
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -3,6 +3,7 @@
 
 mod api;
 mod cluster;
+mod discovery;
 mod dns;
 mod endpoints;
 mod exec;
@@ -21,6 +22,9 @@ use clap::Subcommand;
 pub enum BenchCommand {
     /// API server: start-up, RSS, create/get/list/watch latency over HTTPS.
     Api(api::ApiBenchArgs),
+    /// Discovery: what kubectl pays for discovery and OpenAPI, cold and
+    /// warm cache, and the size and request time of each document.
+    Discovery(discovery::DiscoveryBenchArgs),
     /// Streaming: `exec true` round trips through the API server and agent.
     Exec(exec::ExecBenchArgs),
     /// Pods: create-to-Ready latency of builtin images, N pods at once,
@@ -50,6 +54,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cmd {
             BenchCommand::Api(args) => api::run(args).await,
+            BenchCommand::Discovery(args) => discovery::run(args).await,
             BenchCommand::Exec(args) => exec::run(args).await,
             BenchCommand::Pods(args) => pods::run(args).await,
             BenchCommand::Dns(args) => dns::run(args).await,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 pub struct Summary {
     pub p50: Duration,
+    pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
     pub count: usize,
@@ -21,6 +22,7 @@ impl Summary {
         };
         Summary {
             p50: pick(0.50),
+            p90: pick(0.90),
             p99: pick(0.99),
             max: samples.last().copied().unwrap_or_default(),
             count: samples.len(),
