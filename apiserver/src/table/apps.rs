@@ -62,9 +62,28 @@ impl Printer for DeploymentPrinter {
     }
 }
 
-pub struct ReplicaSetPrinter;
+/// The columns ReplicaSets and ReplicationControllers share
+/// (`replicaSetColumnDefinitions`, `replicationControllerColumnDefinitions`
+/// in printers.go); they differ in how the selector is read.
+pub struct ReplicaPrinter {
+    selector: fn(&Value) -> String,
+}
 
-impl Printer for ReplicaSetPrinter {
+pub static REPLICA_SET_PRINTER: ReplicaPrinter = ReplicaPrinter {
+    selector: label_selector_cell,
+};
+
+impl ReplicaPrinter {
+    pub const fn with_selector(selector: fn(&Value) -> String) -> ReplicaPrinter {
+        ReplicaPrinter { selector }
+    }
+}
+
+fn label_selector_cell(obj: &Value) -> String {
+    format_label_selector(get(obj, "/spec/selector"))
+}
+
+impl Printer for ReplicaPrinter {
     fn columns(&self) -> Vec<Column> {
         vec![
             name_col(),
@@ -88,7 +107,7 @@ impl Printer for ReplicaSetPrinter {
             age_cell(obj, now),
             Value::from(names),
             Value::from(images),
-            Value::from(format_label_selector(get(obj, "/spec/selector"))),
+            Value::from((self.selector)(obj)),
         ]
     }
 }
@@ -186,7 +205,7 @@ mod tests {
 
     #[test]
     fn replicaset_columns() {
-        let c: Vec<_> = ReplicaSetPrinter
+        let c: Vec<_> = REPLICA_SET_PRINTER
             .columns()
             .iter()
             .map(|c| (c.name, c.type_, c.priority))
@@ -220,7 +239,7 @@ mod tests {
             "status": {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 1, "availableReplicas": 1}
         });
         assert_eq!(
-            ReplicaSetPrinter.cells(&rs, now()),
+            REPLICA_SET_PRINTER.cells(&rs, now()),
             vec![
                 json!("web-7c5ddbdf54"),
                 json!(3),
@@ -237,7 +256,7 @@ mod tests {
     #[test]
     fn replicaset_empty() {
         assert_eq!(
-            ReplicaSetPrinter.cells(&json!({}), now()),
+            REPLICA_SET_PRINTER.cells(&json!({}), now()),
             vec![
                 json!(""),
                 json!(1),
@@ -250,6 +269,6 @@ mod tests {
             ]
         );
         let bad = json!({"spec": {"selector": {"matchLabels": {"-bad-": "x"}}}});
-        assert_eq!(ReplicaSetPrinter.cells(&bad, now())[7], json!("<error>"));
+        assert_eq!(REPLICA_SET_PRINTER.cells(&bad, now())[7], json!("<error>"));
     }
 }

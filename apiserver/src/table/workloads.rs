@@ -135,36 +135,10 @@ fn controller_name(obj: &Value) -> String {
     format!("{}/{}", group_kind.to_lowercase(), name)
 }
 
-pub struct ReplicationControllerPrinter;
-
-impl Printer for ReplicationControllerPrinter {
-    fn columns(&self) -> Vec<Column> {
-        vec![
-            name_col(),
-            col("Desired", "integer", "Desired pods."),
-            col("Current", "integer", "Current pods."),
-            col("Ready", "integer", "Ready pods."),
-            age_col(),
-            wide("Containers", "string", CONTAINERS_DESC),
-            wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", SELECTOR_DESC),
-        ]
-    }
-
-    fn cells(&self, obj: &Value, now: DateTime<Utc>) -> Vec<Value> {
-        let (names, images) = layout_containers(arr_at(obj, "/spec/template/spec/containers"));
-        vec![
-            name_cell(obj),
-            Value::from(desired_replicas(obj)),
-            Value::from(int_at(obj, "/status/replicas")),
-            Value::from(int_at(obj, "/status/readyReplicas")),
-            age_cell(obj, now),
-            Value::from(names),
-            Value::from(images),
-            Value::from(format_labels(rc_selector(obj))),
-        ]
-    }
-}
+/// ReplicationControllers print a ReplicaSet's columns; their selector is a
+/// plain label map.
+pub static REPLICATION_CONTROLLER_PRINTER: super::apps::ReplicaPrinter =
+    super::apps::ReplicaPrinter::with_selector(|obj| format_labels(rc_selector(obj)));
 
 /// spec.selector; decoding defaults an empty one to the template's labels.
 fn rc_selector(obj: &Value) -> Option<&Value> {
@@ -343,7 +317,7 @@ mod tests {
     #[test]
     fn replication_controller() {
         assert_eq!(
-            cols(&ReplicationControllerPrinter),
+            cols(&REPLICATION_CONTROLLER_PRINTER),
             [
                 ("Name", "string", 0),
                 ("Desired", "integer", 0),
@@ -361,7 +335,7 @@ mod tests {
             "status": {"replicas": 2, "readyReplicas": 1}
         });
         assert_eq!(
-            ReplicationControllerPrinter.cells(&rc, now()),
+            REPLICATION_CONTROLLER_PRINTER.cells(&rc, now()),
             vec![
                 json!("web"),
                 json!(2),
@@ -375,11 +349,11 @@ mod tests {
         );
         let defaulted = json!({"spec": {"template": template()}});
         assert_eq!(
-            ReplicationControllerPrinter.cells(&defaulted, now())[7],
+            REPLICATION_CONTROLLER_PRINTER.cells(&defaulted, now())[7],
             json!("app=db,tier=data")
         );
         assert_eq!(
-            ReplicationControllerPrinter.cells(&json!({}), now()),
+            REPLICATION_CONTROLLER_PRINTER.cells(&json!({}), now()),
             vec![
                 json!(""),
                 json!(1),
