@@ -2,9 +2,9 @@
 //! (NAME DESIRED CURRENT READY AGE), both with wide CONTAINERS IMAGES SELECTOR.
 
 use super::{
-    age_cell, age_col, arr_at, col, format_label_selector, get, int_at, layout_containers,
-    name_cell, name_col, opt_int_at, selector_string, wide, Column, Printer, CONTAINERS_DESC,
-    IMAGES_DESC,
+    age_cell, age_col, arr_at, col, desired_replicas, format_label_selector, get, int_at,
+    layout_containers, name_cell, name_col, selector_string, wide, Column, Printer,
+    CONTAINERS_DESC, IMAGES_DESC, POD_SELECTOR_DESC,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -12,17 +12,10 @@ use serde_json::Value;
 const DEPLOY_READY_DESC: &str = "Ready pods out of desired.";
 const DEPLOY_UPDATED_DESC: &str = "Pods running the current template.";
 const DEPLOY_AVAILABLE_DESC: &str = "Pods available for at least minReadySeconds.";
-const DEPLOY_SELECTOR_DESC: &str = "Label selector of the pods.";
 
 const RS_DESIRED_DESC: &str = "Desired pods.";
 const RS_CURRENT_DESC: &str = "Current pods.";
 const RS_READY_DESC: &str = "Ready pods.";
-const RS_SELECTOR_DESC: &str = "Label selector of the pods.";
-
-/// spec.replicas, defaulted to 1 when unset as apps/v1 decoding does.
-fn desired_replicas(obj: &Value) -> i64 {
-    opt_int_at(obj, "/spec/replicas").unwrap_or(1)
-}
 
 pub struct DeploymentPrinter;
 
@@ -36,7 +29,7 @@ impl Printer for DeploymentPrinter {
             age_col(),
             wide("Containers", "string", CONTAINERS_DESC),
             wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", DEPLOY_SELECTOR_DESC),
+            wide("Selector", "string", POD_SELECTOR_DESC),
         ]
     }
 
@@ -93,7 +86,7 @@ impl Printer for ReplicaPrinter {
             age_col(),
             wide("Containers", "string", CONTAINERS_DESC),
             wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", RS_SELECTOR_DESC),
+            wide("Selector", "string", POD_SELECTOR_DESC),
         ]
     }
 

@@ -4,12 +4,10 @@ use super::{
     age_cell, age_col, arr_at, bool_ptr_string, col, condition_status, duration,
     format_label_selector, get, int_at, is_deleting, layout_containers, name_cell, name_col,
     opt_int_at, parse_time, since, str_at, time_at, wide, Column, Printer, CONTAINERS_DESC,
-    IMAGES_DESC,
+    IMAGES_DESC, POD_SELECTOR_DESC,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-
-const SELECTOR_DESC: &str = "Label selector of the pods.";
 
 pub struct JobPrinter;
 
@@ -27,7 +25,7 @@ impl Printer for JobPrinter {
             age_col(),
             wide("Containers", "string", CONTAINERS_DESC),
             wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", SELECTOR_DESC),
+            wide("Selector", "string", POD_SELECTOR_DESC),
         ]
     }
 
@@ -114,7 +112,7 @@ impl Printer for CronJobPrinter {
             age_col(),
             wide("Containers", "string", CONTAINERS_DESC),
             wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", SELECTOR_DESC),
+            wide("Selector", "string", POD_SELECTOR_DESC),
         ]
     }
 

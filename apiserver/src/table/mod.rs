@@ -150,6 +150,14 @@ pub(crate) const CREATED_DESC: &str =
     https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
 
 /// printers.go's literal description of the CONTAINERS columns.
+/// The SELECTOR column of the workload tables.
+pub(crate) const POD_SELECTOR_DESC: &str = "Label selector of the pods.";
+
+/// spec.replicas of a workload, 1 when unset as decoding defaults it.
+pub(crate) fn desired_replicas(obj: &Value) -> i64 {
+    opt_int_at(obj, "/spec/replicas").unwrap_or(1)
+}
+
 pub(crate) const CONTAINERS_DESC: &str = "Names of each container in the template.";
 /// printers.go's literal description of the IMAGES columns.
 pub(crate) const IMAGES_DESC: &str = "Images referenced by each container in the template.";

@@ -4,20 +4,14 @@
 //! `printPodTemplate`).
 
 use super::{
-    age_cell, age_col, arr_at, as_int, bool_at, col, format_label_selector, format_labels, get,
-    int_at, layout_containers, name_cell, name_col, opt_int_at, str_at, wide, Column, Printer,
-    CONTAINERS_DESC, IMAGES_DESC,
+    age_cell, age_col, arr_at, as_int, bool_at, col, desired_replicas, format_label_selector,
+    format_labels, get, int_at, layout_containers, name_cell, name_col, str_at, wide, Column,
+    Printer, CONTAINERS_DESC, IMAGES_DESC, POD_SELECTOR_DESC,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 const READY_DESC: &str = "Number of the pod with ready state";
-const SELECTOR_DESC: &str = "Label selector of the pods.";
-
-/// spec.replicas, defaulted to 1 when unset as v1 decoding does.
-fn desired_replicas(obj: &Value) -> i64 {
-    opt_int_at(obj, "/spec/replicas").unwrap_or(1)
-}
 
 pub struct StatefulSetPrinter;
 
@@ -68,7 +62,7 @@ impl Printer for DaemonSetPrinter {
             age_col(),
             wide("Containers", "string", CONTAINERS_DESC),
             wide("Images", "string", IMAGES_DESC),
-            wide("Selector", "string", SELECTOR_DESC),
+            wide("Selector", "string", POD_SELECTOR_DESC),
         ]
     }
 
