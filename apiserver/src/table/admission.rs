@@ -171,9 +171,7 @@ mod tests {
     use crate::table::testutil::{ago, now};
     use serde_json::json;
 
-    fn names(p: &dyn Printer) -> Vec<&'static str> {
-        p.columns().iter().map(|c| c.name).collect()
-    }
+    use crate::table::testutil::names;
 
     #[test]
     fn webhook_configuration() {

@@ -152,9 +152,7 @@ mod tests {
     use crate::table::testutil::{ago, now};
     use serde_json::json;
 
-    fn names(p: &dyn Printer) -> Vec<&'static str> {
-        p.columns().iter().map(|c| c.name).collect()
-    }
+    use crate::table::testutil::names;
 
     fn pod_template() -> Value {
         json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl:5.34"}]}})

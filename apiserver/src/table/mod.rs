@@ -542,6 +542,19 @@ pub(crate) mod testutil {
             .with_timezone(&Utc)
     }
 
+    /// A printer's column names.
+    pub fn names(p: &dyn super::Printer) -> Vec<&'static str> {
+        p.columns().iter().map(|c| c.name).collect()
+    }
+
+    /// A printer's columns as (name, type, priority).
+    pub fn cols(p: &dyn super::Printer) -> Vec<(&'static str, &'static str, i32)> {
+        p.columns()
+            .iter()
+            .map(|c| (c.name, c.type_, c.priority))
+            .collect()
+    }
+
     /// An RFC3339 timestamp `secs` seconds before [`now`].
     pub fn ago(secs: i64) -> String {
         (now() - chrono::Duration::seconds(secs))

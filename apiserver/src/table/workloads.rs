@@ -171,12 +171,7 @@ mod tests {
     use crate::table::testutil::{ago, now};
     use serde_json::json;
 
-    fn cols(p: &dyn Printer) -> Vec<(&'static str, &'static str, i32)> {
-        p.columns()
-            .iter()
-            .map(|c| (c.name, c.type_, c.priority))
-            .collect()
-    }
+    use crate::table::testutil::cols;
 
     fn template() -> Value {
         json!({
