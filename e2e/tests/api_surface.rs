@@ -520,6 +520,14 @@ fn reviews_tokens_and_component_statuses() {
         reviewed["status"]["user"]["username"],
         "system:serviceaccount:default:robot"
     );
+    let empty = c.kubectl_stdin_err(
+        ["create", "--validate=false", "-f", "-"],
+        "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{}}",
+    );
+    assert!(
+        empty.contains("token is required for TokenReview in authentication"),
+        "{empty}"
+    );
     let short = c.kubectl_err(["create", "token", "robot", "--duration=5m"]);
     assert!(
         short.contains("spec.expirationSeconds: Invalid value: 300: may not specify a duration less than 10 minutes"),
