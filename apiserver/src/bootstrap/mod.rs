@@ -35,23 +35,24 @@ pub async fn ensure_system_objects(st: &ApiState) -> anyhow::Result<()> {
             Err(e) => anyhow::bail!("creating namespace {ns}: {}", e.message),
         }
     }
-    ensure_kubernetes_service(st).await?;
-    ensure_cluster_objects(
-        st,
-        "scheduling.k8s.io",
-        "priorityclasses",
-        priority_classes::objects(),
-    )
-    .await?;
     let flowcontrol = "flowcontrol.apiserver.k8s.io";
-    ensure_cluster_objects(
-        st,
-        flowcontrol,
-        "prioritylevelconfigurations",
-        flow_control::priority_levels(),
-    )
-    .await?;
-    ensure_cluster_objects(st, flowcontrol, "flowschemas", flow_control::flow_schemas()).await
+    tokio::try_join!(
+        ensure_kubernetes_service(st),
+        ensure_cluster_objects(
+            st,
+            "scheduling.k8s.io",
+            "priorityclasses",
+            priority_classes::objects(),
+        ),
+        ensure_cluster_objects(
+            st,
+            flowcontrol,
+            "prioritylevelconfigurations",
+            flow_control::priority_levels(),
+        ),
+        ensure_cluster_objects(st, flowcontrol, "flowschemas", flow_control::flow_schemas()),
+    )?;
+    Ok(())
 }
 
 /// Creates the cluster-scoped objects that do not exist yet (an object a
@@ -78,20 +79,23 @@ async fn ensure_cluster_objects(
                 .and_then(serde_json::Value::as_str)
         })
         .collect();
-    for obj in objects {
+    // Created at once, so that the writes share the store's group commits
+    // on a first start.
+    let missing = objects
+        .into_iter()
+        .filter(|obj| !names.contains(obj["metadata"]["name"].as_str().unwrap_or_default()));
+    let creates = missing.map(|obj| async move {
         let name = obj["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        if names.contains(name.as_str()) {
-            continue;
-        }
         match create_object(st, def, None, obj, &Query::default()).await {
-            Ok(_) => {}
-            Err(e) if e.reason == "AlreadyExists" => {}
-            Err(e) => anyhow::bail!("creating {plural} {name}: {}", e.message),
+            Ok(_) => Ok(()),
+            Err(e) if e.reason == "AlreadyExists" => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("creating {plural} {name}: {}", e.message)),
         }
-    }
+    });
+    futures::future::try_join_all(creates).await?;
     Ok(())
 }
 
