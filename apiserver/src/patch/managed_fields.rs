@@ -22,6 +22,7 @@
 //! manager (conflicts with values recorded in the last-applied annotation
 //! are allowed, and that annotation is kept up to date).
 
+use crate::validation::checks::strip_nulls;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -2125,21 +2126,6 @@ fn compare_value(a: &Value, b: &Value) -> Ordering {
             xk.len().cmp(&yk.len())
         }
         _ => rank(a).cmp(&rank(b)),
-    }
-}
-
-/// Removes object fields whose value is `null` (what storing the typed
-/// object does with unset fields).
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
-        other => other,
     }
 }
 

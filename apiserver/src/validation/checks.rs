@@ -115,6 +115,21 @@ pub fn present<'a>(obj: &'a Value, pointer: &str) -> Option<&'a Value> {
     obj.pointer(pointer).filter(|v| !v.is_null())
 }
 
+/// The value with every `null` object field removed: absent and null are the
+/// same to Go (a nil either way), so comparisons and stored forms ignore it.
+pub fn strip_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(strip_nulls).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use super::{default_field, deployment, object_field, workload};
 use crate::registry::{Ctx, Strategy};
+use crate::validation::checks::strip_nulls;
 use crate::validation::field_error::FieldError;
 use serde_json::{json, Value};
 
@@ -165,20 +166,6 @@ pub(crate) fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
         ));
     }
     errs
-}
-
-/// Absent and null compare equal (Go sees a nil either way).
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, strip_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]
