@@ -107,7 +107,12 @@ pub fn usage(group: &str, plural: &str, obj: &Value, now: DateTime<Utc>) -> Reso
 }
 
 /// `Constraints` for the kind (only pods have any).
-pub fn constraints(group: &str, plural: &str, obj: &Value, tracked: &[String]) -> Result<(), String> {
+pub fn constraints(
+    group: &str,
+    plural: &str,
+    obj: &Value,
+    tracked: &[String],
+) -> Result<(), String> {
     if is_pods(group, plural) {
         return pod::constraints(obj, tracked);
     }

@@ -140,14 +140,20 @@ mod tests {
             "resources": {"requests": {"storage": "1Gi"}}}});
         let u = resource_list::to_json(&usage("", "persistentvolumeclaims", &pvc));
         assert_eq!(u["requests.storage"], "1Gi");
-        assert_eq!(u["fast.storageclass.storage.k8s.io/requests.storage"], "1Gi");
+        assert_eq!(
+            u["fast.storageclass.storage.k8s.io/requests.storage"],
+            "1Gi"
+        );
         assert_eq!(u["persistentvolumeclaims"], "1");
     }
 
     #[test]
     fn other_kinds_count_as_objects() {
         let u = usage("apps", "deployments", &json!({}));
-        assert_eq!(resource_list::to_json(&u), json!({"count/deployments.apps": "1"}));
+        assert_eq!(
+            resource_list::to_json(&u),
+            json!({"count/deployments.apps": "1"})
+        );
         assert!(evaluates("apps", "deployments", "count/deployments.apps"));
         assert!(!evaluates("apps", "deployments", "pods"));
     }

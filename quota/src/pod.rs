@@ -150,8 +150,12 @@ fn cross_namespace_affinity(pod: &Value) -> bool {
 /// (`podMatchesScopeFunc`).
 pub fn matches_scope(pod: &Value, scope: &str, operator: &str, values: &[String]) -> bool {
     let in_scope = match scope {
-        "Terminating" => pod.pointer("/spec/activeDeadlineSeconds").is_some_and(|v| !v.is_null()),
-        "NotTerminating" => pod.pointer("/spec/activeDeadlineSeconds").is_none_or(Value::is_null),
+        "Terminating" => pod
+            .pointer("/spec/activeDeadlineSeconds")
+            .is_some_and(|v| !v.is_null()),
+        "NotTerminating" => pod
+            .pointer("/spec/activeDeadlineSeconds")
+            .is_none_or(Value::is_null),
         "BestEffort" => best_effort(pod),
         "NotBestEffort" => !best_effort(pod),
         "CrossNamespacePodAffinity" => cross_namespace_affinity(pod),

@@ -96,7 +96,9 @@ impl Quantity {
         // The mantissa scaled to nano-units, then the suffix applied exactly.
         let mut mantissa: i128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
-            mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+            mantissa = mantissa
+                .checked_mul(10)?
+                .checked_add(i128::from(b - b'0'))?;
         }
         let frac_len = u32::try_from(frac.len()).ok()?;
         let nanos = multiplier.apply(mantissa, frac_len)?;
@@ -259,7 +261,11 @@ fn decimal_string(nanos: i128, exponent: bool) -> String {
     }
     if exponent {
         let e = (k as i32 - 3) * 3;
-        return if e == 0 { n.to_string() } else { format!("{n}e{e}") };
+        return if e == 0 {
+            n.to_string()
+        } else {
+            format!("{n}e{e}")
+        };
     }
     format!("{n}{}", SUFFIXES[k])
 }

@@ -122,6 +122,13 @@ pub async fn create_object(
             pending.abort();
             return Err(ApiError::invalid(def.target(), &name, &errs));
         }
+        // Validating admission charges quotas: once, whatever the retries.
+        if attempt == 1 {
+            if let Err(e) = super::admission::validate_create(st, def, &obj, dry_run).await {
+                pending.abort();
+                return Err(e);
+            }
+        }
         if dry_run {
             pending.abort();
             return Ok(obj);
@@ -479,6 +486,12 @@ pub async fn guaranteed_update(
         if !errs.is_empty() {
             pending.abort();
             return Err(ApiError::invalid(def.target(), ri.name(), &errs));
+        }
+        if ri.subresource.is_none() && !going {
+            if let Err(e) = super::admission::validate_update(st, def, &new).await {
+                pending.abort();
+                return Err(e);
+            }
         }
         if dry_run {
             pending.abort();

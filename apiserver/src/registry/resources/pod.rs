@@ -18,6 +18,7 @@ impl Strategy for PodStrategy {
                 .unwrap_or("default")
                 .to_string();
             default_field(spec, "serviceAccountName", json!(sa));
+            default_requests_from_limits(spec);
         }
         if let Some(status) = object_field(obj, "status") {
             default_field(status, "phase", json!("Pending"));
@@ -67,6 +68,30 @@ impl Strategy for PodStrategy {
             kind: "Pod",
         };
         Err(ApiError::invalid(target, &name, &errs))
+    }
+}
+
+/// `SetDefaults_Pod`: a container that states a limit but no request for a
+/// resource requests its limit.
+fn default_requests_from_limits(spec: &mut Value) {
+    for list in ["initContainers", "containers"] {
+        let containers = spec.get_mut(list).and_then(Value::as_array_mut);
+        for c in containers.into_iter().flatten() {
+            let Some(resources) = c.get_mut("resources").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let limits = resources.get("limits").and_then(Value::as_object).cloned();
+            let Some(limits) = limits.filter(|l| !l.is_empty()) else {
+                continue;
+            };
+            let requests = resources.entry("requests").or_insert_with(|| json!({}));
+            let Some(requests) = requests.as_object_mut() else {
+                continue;
+            };
+            for (k, v) in limits {
+                requests.entry(k).or_insert(v);
+            }
+        }
     }
 }
 
@@ -169,4 +194,22 @@ pub(crate) fn validate_pod_update(new: &Value, old: &Value) -> Vec<FieldError> {
         return Vec::new();
     }
     vec![pod_update_forbidden()]
+}
+
+#[cfg(test)]
+mod defaulting_tests {
+    use super::*;
+
+    #[test]
+    fn requests_default_to_limits() {
+        let mut spec = json!({"containers": [
+            {"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m"}}},
+            {"name": "b", "resources": {}}]});
+        default_requests_from_limits(&mut spec);
+        assert_eq!(
+            spec["containers"][0]["resources"]["requests"],
+            json!({"cpu": "500m", "memory": "1Gi"})
+        );
+        assert_eq!(spec["containers"][1]["resources"], json!({}));
+    }
 }
