@@ -21,6 +21,7 @@ pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod pod_services;
 pub mod replicaset;
+pub mod resourcequota;
 pub mod rootcacertpublisher;
 pub mod serviceaccount;
 pub mod trigger_time;
@@ -41,7 +42,7 @@ pub struct ControllerOptions {
     /// Which controllers to run, by name (`endpoints`, `endpointslice`,
     /// `namespace`, `serviceaccount`, `root-ca-cert-publisher`,
     /// `garbagecollector`, `deployment`,
-    /// `replicaset`, `nodelifecycle`, `nodeipam`); empty: all of them.
+    /// `replicaset`, `nodelifecycle`, `nodeipam`, `resourcequota`); empty: all of them.
     pub enabled: Vec<String>,
     /// How long a node may go without renewing its Lease before it is
     /// marked Unknown and tainted unreachable (kube-controller-manager's
@@ -90,6 +91,7 @@ pub const CONTROLLERS: &[&str] = &[
     "deployment",
     "nodelifecycle",
     "nodeipam",
+    "resourcequota",
 ];
 
 /// One started controller: its name and its tasks.
@@ -200,6 +202,7 @@ pub async fn start(
                     "deployment" => deployment::start(informers, opts).await,
                     "nodelifecycle" => nodelifecycle::start(informers, opts).await,
                     "nodeipam" => nodeipam::start(informers, opts).await,
+                    "resourcequota" => resourcequota::start(informers, opts).await,
                     other => Err(anyhow::anyhow!("unknown controller {other}")),
                 };
                 tracing::debug!(controller = name, elapsed = ?t0.elapsed(), "controller caches synced");

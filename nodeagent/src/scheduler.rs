@@ -331,6 +331,17 @@ fn node_usage(
 }
 
 /// Runs the scheduler until the task is dropped.
+/// The scheduling queue's order (the default `PrioritySort` plugin): higher
+/// `spec.priority` first, then the longest waiting.
+pub fn queue_order(a: &Pod, b: &Pod) -> std::cmp::Ordering {
+    let priority = |p: &Pod| p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+    priority(b).cmp(&priority(a)).then_with(|| {
+        a.metadata
+            .creation_timestamp
+            .cmp(&b.metadata.creation_timestamp)
+    })
+}
+
 pub async fn run(client: Client) -> anyhow::Result<()> {
     let changed = Arc::new(Notify::new());
     let (pods, pod_writer) = reflector::store::<Pod>();
@@ -377,11 +388,7 @@ pub async fn run(client: Client) -> anyhow::Result<()> {
             })
             .cloned()
             .collect();
-        pending.sort_by(|a, b| {
-            a.metadata
-                .creation_timestamp
-                .cmp(&b.metadata.creation_timestamp)
-        });
+        pending.sort_by(|a, b| queue_order(a, b));
         // Pod status churn (every Ready flip) wakes this loop; the per-node
         // usage pass over every pod is only needed when there is a pod to place.
         let mut usage = if pending.is_empty() {
@@ -603,6 +610,36 @@ mod tests {
                 ..Default::default()
             }),
         }
+    }
+
+    #[test]
+    fn higher_priority_pods_are_placed_first_then_the_oldest() {
+        let at = |p: i32, secs: i64| {
+            let mut pod = pod(&[], vec![]);
+            if let Some(spec) = pod.spec.as_mut() {
+                spec.priority = Some(p);
+            }
+            pod.metadata.creation_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    Timestamp::from_second(secs).unwrap_or_default(),
+                ));
+            pod
+        };
+        let mut queue = [at(0, 1), at(1000, 3), at(0, 0), at(1000, 2)];
+        queue.sort_by(queue_order);
+        let order: Vec<(i32, i64)> = queue
+            .iter()
+            .map(|p| {
+                let prio = p.spec.as_ref().and_then(|s| s.priority).unwrap_or(0);
+                let t = p
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .map_or(0, |t| t.0.as_second());
+                (prio, t)
+            })
+            .collect();
+        assert_eq!(order, vec![(1000, 2), (1000, 3), (0, 0), (0, 1)]);
     }
 
     fn pod(selector: &[(&str, &str)], tolerations: Vec<Toleration>) -> Pod {
