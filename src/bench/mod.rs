@@ -15,6 +15,7 @@ mod services;
 mod stats;
 mod synthetic_node;
 mod watched;
+mod workloads;
 
 use clap::Subcommand;
 
@@ -45,6 +46,10 @@ pub enum BenchCommand {
     /// Service allocators: allocate and release N ClusterIPs and every
     /// NodePort through the API, cycle after cycle; creates/s and RSS.
     Services(services::ServicesBenchArgs),
+    /// Workload controllers: a StatefulSet, a Job and a DaemonSet rollout on
+    /// three node agents (a ReplicaSet as the baseline); time and the
+    /// controllers' CPU per 100 pods.
+    Workloads(workloads::WorkloadsBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -62,6 +67,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             BenchCommand::Portforward(args) => portforward::run(args).await,
             BenchCommand::Proxy(args) => proxy::run(args).await,
             BenchCommand::Services(args) => services::run(args).await,
+            BenchCommand::Workloads(args) => workloads::run(args).await,
         }
     })
 }
